@@ -1,0 +1,87 @@
+"""The Litestar application: routes, auth, errors, templates and OpenAPI at /schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.template import TemplateConfig
+
+from services.api.auth import TokenAuthenticationMiddleware
+from services.api.context import ApiContext, provide_context, provide_principal
+from services.api.errors import EXCEPTION_HANDLERS
+from services.api.observability import request_logging
+from services.api.routes.accounts import AccountController, AuthController
+from services.api.routes.alerts import AlertController
+from services.api.routes.api_keys import ApiKeyController
+from services.api.routes.appointments import AppointmentController
+from services.api.routes.clients import ClientController
+from services.api.routes.health import HealthController
+from services.api.routes.practices import PracticeController
+from services.api.routes.settings import SettingsController
+from services.api.routes.survey_pages import SurveyPageController
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Litestar:
+    handlers: list[type] = [
+        PracticeController,
+        AuthController,
+        AccountController,
+        ApiKeyController,
+        ClientController,
+        AppointmentController,
+        AlertController,
+        SettingsController,
+        SurveyPageController,
+        HealthController,
+    ]
+    if dev_mail_dir is not None:
+        from services.api.routes.dev_mail import DevMailController
+
+        handlers.append(DevMailController)
+
+    def _secure_headers(app_config: AppConfig) -> AppConfig:
+        return app_config
+
+    return Litestar(
+        route_handlers=handlers,
+        state=State({"context": context, "dev_mail_dir": dev_mail_dir}),
+        dependencies={
+            "context": Provide(provide_context, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        middleware=[
+            request_logging,
+            DefineMiddleware(
+                TokenAuthenticationMiddleware, exclude_from_auth_key="public", exclude=["^/schema"]
+            ),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Attune",
+            version="1.0.0",
+            description="Alliance feedback for therapy practices.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer"),
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
+                }
+            ),
+            security=[{"bearer": []}, {"apiKey": []}],
+        ),
+        on_app_init=[_secure_headers],
+        debug=False,
+    )

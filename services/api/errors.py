@@ -1,0 +1,90 @@
+"""Every failure becomes a clear JSON error: what is wrong, and which field, never a trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.errors import DomainError
+
+log = structlog.get_logger("attune.api")
+
+
+def _body(status: int, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    return Response(
+        {"status_code": status, "detail": detail, **extra},
+        status_code=status,
+        media_type=MediaType.JSON,
+    )
+
+
+def on_domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    extra = {"field": exc.field} if exc.field else {}
+    return _body(exc.status_code, exc.message, **extra)
+
+
+def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    if not errors:
+        # Nothing field-level: the body itself could not be read (malformed JSON and the like).
+        return _body(400, "The request body is not valid JSON or form data.")
+    fields = [
+        {"field": str(error.get("key", "")), "message": str(error.get("message", ""))}
+        for error in errors
+        if isinstance(error, dict)
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+
+
+def on_pydantic_error(_: Request, exc: ValidationError) -> Response[dict[str, Any]]:
+    fields = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+
+
+def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    return _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+
+
+def on_database_unavailable(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    if (
+        isinstance(exc, DBAPIError)
+        and not exc.connection_invalidated
+        and not isinstance(exc, OperationalError)
+    ):
+        return on_unexpected(_, exc)
+    log.warning("database.unavailable", error=type(exc).__name__)
+    response = _body(
+        HTTP_503_SERVICE_UNAVAILABLE, "The service is briefly unavailable. Please try again."
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def on_unexpected(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    log.error("request.failed", error=type(exc).__name__, exc_info=exc)
+    return _body(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    ValidationError: on_pydantic_error,
+    HTTPException: on_http_exception,
+    DBAPIError: on_database_unavailable,
+    Exception: on_unexpected,
+}

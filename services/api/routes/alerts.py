@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, get, post
+
+from services.api.auth import people_only
+from services.api.context import ApiContext
+from services.api.schemas import Out
+from shared.access import Principal
+from shared.alerts import service as alerts
+from shared.models import AlertStatus
+
+
+class AlertOut(Out):
+    id: UUID
+    client_id: UUID
+    clinician_id: UUID
+    target_appointment_id: UUID | None
+    settings_version: int
+    evidence: list[dict[str, Any]]
+    moves: list[str]
+    status: AlertStatus
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+class AlertController(Controller):
+    path = "/api/v1/alerts"
+    tags = ["alerts"]
+    guards = [people_only]
+
+    @get("/", sync_to_thread=True)
+    def index(
+        self,
+        principal: Principal,
+        context: ApiContext,
+        status: AlertStatus | None = None,
+        clinician_id: UUID | None = None,
+        client_id: UUID | None = None,
+    ) -> list[AlertOut]:
+        """Alerts in the practice (a clinician sees only their own), newest first."""
+        with context.transaction(principal) as session:
+            found = alerts.list_alerts(
+                session, principal, status=status, clinician_id=clinician_id, client_id=client_id
+            )
+            return [AlertOut.model_validate(a) for a in found]
+
+    @get("/{alert_id:uuid}", sync_to_thread=True)
+    def read(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
+        with context.transaction(principal) as session:
+            return AlertOut.model_validate(alerts.get_alert(session, principal, alert_id))
+
+    @post("/{alert_id:uuid}/acknowledge", sync_to_thread=True, status_code=200)
+    def acknowledge(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
+        """Mark the alert as addressed. Acknowledging twice changes nothing."""
+        with context.transaction(principal) as session:
+            alert = alerts.acknowledge(session, principal, alert_id, now=context.clock.now())
+            return AlertOut.model_validate(alert)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, get, post
+from pydantic import EmailStr, Field
+
+from services.api.auth import people_only
+from services.api.context import ApiContext
+from services.api.schemas import Body, Out, TimeZone
+from shared.access import Principal
+from shared.clients import service as clients
+
+
+class NewClient(Body):
+    email: EmailStr
+    reference: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Pseudonymous reference, the only way emails to clinicians name a client.",
+    )
+    timezone: TimeZone = "UTC"
+    clinician_id: UUID | None = Field(
+        default=None, description="Required for owners and API keys; clinicians add their own."
+    )
+
+
+class ClientOut(Out):
+    id: UUID
+    reference: str
+    email: str
+    timezone: str
+    clinician_id: UUID
+    opted_out_at: datetime | None
+    created_at: datetime
+
+
+class AnswerOut(Out):
+    id: UUID
+    appointment_id: UUID
+    submitted_at: datetime
+    scores: dict[str, Any]
+    mean: float
+    asked_to_talk: bool
+    comment: str | None
+
+
+class ClientController(Controller):
+    path = "/api/v1/clients"
+    tags = ["clients"]
+
+    @post("/", sync_to_thread=True, status_code=201)
+    def add(self, data: NewClient, principal: Principal, context: ApiContext) -> ClientOut:
+        with context.transaction(principal) as session:
+            client = clients.add_client(
+                session,
+                principal,
+                email=data.email,
+                reference=data.reference,
+                timezone=data.timezone,
+                clinician_id=data.clinician_id,
+                now=context.clock.now(),
+            )
+            session.flush()
+            return ClientOut.model_validate(client)
+
+    @get("/", sync_to_thread=True)
+    def index(self, principal: Principal, context: ApiContext) -> list[ClientOut]:
+        with context.transaction(principal) as session:
+            return [ClientOut.model_validate(c) for c in clients.list_clients(session, principal)]
+
+    @get("/{client_id:uuid}", sync_to_thread=True)
+    def read(self, client_id: UUID, principal: Principal, context: ApiContext) -> ClientOut:
+        with context.transaction(principal) as session:
+            return ClientOut.model_validate(clients.get_client(session, principal, client_id))
+
+    @get("/{client_id:uuid}/responses", sync_to_thread=True, guards=[people_only])
+    def responses(
+        self, client_id: UUID, principal: Principal, context: ApiContext
+    ) -> list[AnswerOut]:
+        """The client's answer history, oldest first."""
+        with context.transaction(principal) as session:
+            return [
+                AnswerOut.model_validate(r)
+                for r in clients.answer_history(session, principal, client_id)
+            ]

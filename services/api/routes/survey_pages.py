@@ -1,0 +1,157 @@
+"""The client's pages: the survey and the opt-out. No JavaScript, no cookies, no CSRF token:
+the single-use link is the credential. A GET never changes anything, because mail scanners
+follow every link in an email."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from services.api.context import ApiContext
+from shared.errors import DomainError, Invalid
+from shared.models import TokenPurpose
+from shared.survey import responses
+from shared.survey.items import SCALE_LABELS
+
+TOKEN_PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+MAX_FORM_FIELDS = 40
+
+
+def _page(name: str, status: int = 200, **context: Any) -> Template:
+    return Template(
+        template_name=name, context=context, status_code=status, headers=TOKEN_PAGE_HEADERS
+    )
+
+
+def _problem(error: DomainError) -> Template:
+    return _page("message.html", status=error.status_code, title="This link", message=error.message)
+
+
+class SurveyPageController(Controller):
+    path = "/"
+    include_in_schema = True
+    tags = ["client pages"]
+    opt = {"public": True}
+
+    @get("/s/{token:str}", sync_to_thread=True)
+    def survey(self, token: str, request: Request, context: ApiContext) -> Template:
+        """The survey page. A `?<item>=<1-5>` query pre-selects an answer; nothing is stored."""
+        try:
+            now = context.clock.now()
+            with context.transaction() as session:
+                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
+            with context.db.transaction(link.practice_id) as session:
+                form = responses.survey_form(session, link.subject_id, now=now)
+        except DomainError as error:
+            return _problem(error)
+        chosen = {
+            item.key: int(request.query_params[item.key])
+            for item in form.items
+            if request.query_params.get(item.key, "") in {str(v) for v in SCALE_LABELS}
+        }
+        return _page("survey.html", form=form, chosen=chosen, labels=SCALE_LABELS, error=None)
+
+    @post("/s/{token:str}", sync_to_thread=True, status_code=200)
+    def submit(
+        self,
+        token: str,
+        data: Annotated[dict[str, Any], FORM],
+        context: ApiContext,
+    ) -> Template:
+        """Store the answers, once. A second submission with the same link is refused."""
+        now = context.clock.now()
+        try:
+            if len(data) > MAX_FORM_FIELDS:
+                raise Invalid("Too many fields in this form.")
+            with context.transaction() as session:
+                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
+            scores = {k: v for k, v in data.items() if k not in {"talk", "comment"}}
+            comment = data.get("comment")
+            with context.db.transaction(link.practice_id) as session:
+                responses.submit_response(
+                    session,
+                    link.subject_id,
+                    scores=scores,
+                    asked_to_talk=str(data.get("talk", "")).lower() in {"1", "on", "yes", "true"},
+                    comment=comment if isinstance(comment, str) else None,
+                    now=now,
+                )
+            if context.relay is not None:
+                context.relay.wake()
+        except Invalid as error:
+            return self._again(context, token, data, error)
+        except DomainError as error:
+            return _problem(error)
+        return _page(
+            "message.html",
+            title="Thank you",
+            message=(
+                "Your answers were saved. They help your therapist make sessions work for you."
+            ),
+        )
+
+    def _again(
+        self, context: ApiContext, token: str, data: dict[str, Any], error: Invalid
+    ) -> Template:
+        """Show the form again with what the client chose and what is missing."""
+        now = context.clock.now()
+        try:
+            with context.transaction() as session:
+                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
+            with context.db.transaction(link.practice_id) as session:
+                form = responses.survey_form(session, link.subject_id, now=now)
+        except DomainError as problem:
+            return _problem(problem)
+        chosen = {
+            item.key: int(data[item.key])
+            for item in form.items
+            if str(data.get(item.key, "")) in {str(v) for v in SCALE_LABELS}
+        }
+        page = _page(
+            "survey.html",
+            status=error.status_code,
+            form=form,
+            chosen=chosen,
+            labels=SCALE_LABELS,
+            error=error.message,
+        )
+        return page
+
+    @get("/u/{token:str}", sync_to_thread=True)
+    def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
+        """Asks for a confirming POST: following the link alone unsubscribes nobody."""
+        try:
+            with context.transaction() as session:
+                responses.resolve_link(
+                    session, token, TokenPurpose.UNSUBSCRIBE, now=context.clock.now()
+                )
+        except DomainError as error:
+            return _problem(error)
+        return _page("unsubscribe.html")
+
+    @post("/u/{token:str}", sync_to_thread=True, status_code=200)
+    def unsubscribe(self, token: str, context: ApiContext) -> Template:
+        """RFC 8058 one-click: a POST without cookies stops all further invitations."""
+        now = context.clock.now()
+        try:
+            with context.transaction() as session:
+                link = responses.resolve_link(session, token, TokenPurpose.UNSUBSCRIBE, now=now)
+            with context.db.transaction(link.practice_id) as session:
+                responses.opt_out(session, link.subject_id, now=now)
+        except DomainError as error:
+            return _problem(error)
+        return _page(
+            "message.html",
+            title="You will get no more feedback emails",
+            message="You have been unsubscribed. Your therapist's practice can turn these "
+            "emails back on if you ask them to.",
+        )

@@ -1,0 +1,104 @@
+"""The composition root: wires settings, database, clock, broker and mailer into processes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass, field
+
+from dramatiq import Broker, Worker
+from litestar import Litestar
+
+from services.api.app import create_app
+from services.api.context import ApiContext
+from services.worker.broker import BrokerPublisher, create_broker
+from services.worker.relay import RelayThread
+from services.worker.runtime import Runtime, install
+from services.worker.scheduler import run_forever
+from shared.clock import Clock, SystemClock
+from shared.db import Database, create_database
+from shared.email.smtp import SmtpMailer
+from shared.notifications.delivery import Mailer
+from shared.settings import Settings
+
+
+@dataclass
+class Stack:
+    """Everything one process runs; `stop()` ends it in reverse order."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    broker: Broker
+    publisher: BrokerPublisher
+    workers: list[Worker] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+    relay: RelayThread | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def start_workers(self, mailer: Mailer, *, count: int = 1, threads: int = 2) -> None:
+        install(Runtime(settings=self.settings, db=self.db, clock=self.clock, mailer=mailer))
+        for _ in range(count):
+            worker = Worker(self.broker, worker_threads=threads, worker_timeout=100)
+            worker.start()
+            self.workers.append(worker)
+
+    def start_scheduler(self) -> None:
+        thread = threading.Thread(
+            target=run_forever,
+            args=(self.db, self.clock, self.publisher),
+            kwargs={
+                "interval": self.settings.scheduler_interval_seconds,
+                "stop": self.stop_event,
+            },
+            name="scheduler",
+            daemon=True,
+        )
+        thread.start()
+        self.threads.append(thread)
+
+    def start_relay(self) -> RelayThread:
+        self.relay = RelayThread(self.db, self.publisher, self.clock)
+        self.relay.start()
+        return self.relay
+
+    def api(self, *, dev_mail_dir: str | None = None) -> Litestar:
+        context = ApiContext(settings=self.settings, db=self.db, clock=self.clock, relay=self.relay)
+        return create_app(context, dev_mail_dir=dev_mail_dir)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.relay is not None:
+            self.relay.stop()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        for worker in self.workers:
+            worker.stop()
+        self.broker.close()
+        self.db.dispose()
+
+
+def build_stack(
+    settings: Settings, *, clock: Clock | None = None, namespace: str | None = None
+) -> Stack:
+    broker = create_broker(settings, namespace=namespace)
+    return Stack(
+        settings=settings,
+        db=create_database(settings.database_url),
+        clock=clock or SystemClock(),
+        broker=broker,
+        publisher=BrokerPublisher(broker),
+    )
+
+
+def smtp_mailer(settings: Settings) -> SmtpMailer:
+    return SmtpMailer.from_settings(settings)
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM, so a process ends cleanly under docker or Ctrl-C."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(1)

@@ -1,0 +1,91 @@
+"""`attune`: one command for every process.
+
+attune db upgrade | db downgrade [REV]   schema migrations
+attune api                               the HTTP API
+attune worker                            dramatiq workers (production mode, Redis)
+attune scheduler                         the scheduler tick (due invitations, nudges, retries)
+attune demo                              the embedded mode with a seeded demo practice
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from shared.logging import configure_logging
+from shared.settings import Settings, get_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attune", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="schema migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate to the newest schema")
+    down = db_commands.add_parser("downgrade", help="migrate back (to base by default)")
+    down.add_argument("revision", nargs="?", default="base")
+
+    api = commands.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+
+    worker = commands.add_parser("worker", help="run dramatiq workers on the Redis broker")
+    worker.add_argument("--threads", type=int, default=4)
+
+    commands.add_parser("scheduler", help="run the scheduler tick")
+
+    demo = commands.add_parser("demo", help="run everything embedded, with a demo practice")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--smtp-port", type=int, default=1025)
+    return parser
+
+
+def _require_production(settings: Settings, command: str) -> None:
+    if settings.embedded:
+        sys.exit(
+            f"attune {command} runs beside other processes and needs ATTUNE_REDIS_URL; "
+            "for a single process with everything in it, use `attune demo`."
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+
+    if args.command == "db":
+        from shared.db import migrations
+
+        if args.db_command == "upgrade":
+            migrations.upgrade(settings.database_url)
+        else:
+            migrations.downgrade(settings.database_url, args.revision)
+        return
+
+    if args.command == "demo":
+        from services.demo import run_demo
+
+        run_demo(settings, port=args.port, smtp_port=args.smtp_port)
+        return
+
+    from services.bootstrap import build_stack, smtp_mailer, wait_for_signal
+
+    _require_production(settings, args.command)
+    stack = build_stack(settings)
+    if args.command == "api":
+        import uvicorn
+
+        stack.start_relay()
+        uvicorn.run(stack.api(), host=args.host, port=args.port, access_log=False)
+    elif args.command == "worker":
+        stack.start_workers(smtp_mailer(settings), threads=args.threads)
+        wait_for_signal()
+    elif args.command == "scheduler":
+        stack.start_scheduler()
+        wait_for_signal()
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main()

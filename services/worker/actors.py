@@ -1,0 +1,85 @@
+"""The actors: each reads its ids, calls one domain function, and returns.
+
+Every side effect behind them is idempotent (conditional claims, unique keys), so dramatiq's
+at-least-once delivery, retries and a second worker change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import dramatiq
+import structlog
+from dramatiq import Broker
+
+from services.worker.runtime import current
+from shared.alerts import service as alerts
+from shared.appointments.service import SCHEDULE_INVITATION
+from shared.notifications.delivery import deliver
+from shared.notifications.queue import DELIVER_NOTIFICATION
+from shared.survey import invitations
+from shared.survey.responses import EVALUATE_RESPONSE
+
+log = structlog.get_logger("attune.worker")
+QUEUE = "attune"
+
+
+def schedule_invitation(practice_id: str, appointment_id: str) -> None:
+    runtime = current()
+    with runtime.db.transaction(UUID(practice_id)) as session:
+        created = invitations.schedule_invitation(
+            session, UUID(appointment_id), now=runtime.clock.now()
+        )
+    log.info("invitation.scheduled", appointment_id=appointment_id, created=created)
+
+
+def evaluate_response(practice_id: str, response_id: str) -> None:
+    runtime = current()
+    with runtime.db.transaction(UUID(practice_id)) as session:
+        alerted = alerts.evaluate_response(session, UUID(response_id), now=runtime.clock.now())
+    log.info("response.evaluated", response_id=response_id, alerted=alerted)
+
+
+def deliver_notification(practice_id: str, notification_id: str) -> None:
+    runtime = current()
+    outcome = deliver(
+        runtime.db,
+        runtime.clock,
+        runtime.mailer,
+        runtime.settings,
+        UUID(practice_id),
+        UUID(notification_id),
+    )
+    log.info("notification.delivery", notification_id=notification_id, outcome=outcome.value)
+
+
+def _hours(hours: float) -> int:
+    return int(timedelta(hours=hours).total_seconds() * 1000)
+
+
+# Retries cover unexpected errors (a database hiccup); SMTP trouble is retried through the
+# database with its own backoff, so a failing mail server does not pile up broker retries.
+# Age limits drop messages that can no longer matter; the sweeper re-queues what still does.
+ACTORS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
+    SCHEDULE_INVITATION: (schedule_invitation, {"max_retries": 10, "max_age": _hours(24)}),
+    EVALUATE_RESPONSE: (evaluate_response, {"max_retries": 10, "max_age": _hours(24)}),
+    DELIVER_NOTIFICATION: (deliver_notification, {"max_retries": 3, "max_age": _hours(6)}),
+}
+
+
+def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
+    return {
+        name: dramatiq.actor(
+            function,
+            broker=broker,
+            actor_name=name,
+            queue_name=QUEUE,
+            min_backoff=500,
+            max_backoff=60_000,
+            **options,
+        )
+        for name, (function, options) in ACTORS.items()
+    }

@@ -1,0 +1,154 @@
+"""Sign-in sessions, clinicians and the practice's API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlmodel import Session, col, select
+
+from shared.access import Principal, PrincipalKind, require_owner
+from shared.errors import Conflict, DomainError, NotFound
+from shared.models import Account, ApiKey, AuthSession, Role
+from shared.security import hash_password, hash_token, new_token, password_matches
+
+
+class BadCredentials(DomainError):
+    status_code = 401
+
+
+def log_in(
+    session: Session, *, email: str, password: str, now: datetime, lifetime: timedelta
+) -> tuple[str, Account]:
+    account = session.exec(select(Account).where(Account.email == email.strip().lower())).first()
+    if not password_matches(account.password_hash if account else None, password):
+        raise BadCredentials("Email or password is not right.")
+    assert account is not None
+    raw, digest = new_token("s_")
+    session.add(
+        AuthSession(
+            token_hash=digest,
+            account_id=account.id,
+            practice_id=account.practice_id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return raw, account
+
+
+def log_out(session: Session, raw_token: str, *, now: datetime) -> None:
+    row = session.get(AuthSession, hash_token(raw_token))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+
+
+def principal_for_session(session: Session, raw_token: str, *, now: datetime) -> Principal | None:
+    row = session.exec(
+        select(AuthSession, Account)
+        .join(Account, col(Account.id) == col(AuthSession.account_id))
+        .where(AuthSession.token_hash == hash_token(raw_token))
+    ).first()
+    if row is None:
+        return None
+    auth, account = row
+    if auth.revoked_at is not None or auth.expires_at <= now:
+        return None
+    return Principal(
+        kind=PrincipalKind.ACCOUNT,
+        practice_id=account.practice_id,
+        account_id=account.id,
+        role=account.role,
+    )
+
+
+def principal_for_api_key(session: Session, raw_key: str, *, now: datetime) -> Principal | None:
+    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(raw_key))).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    # Coarse on purpose: one write a minute per key, not one per request.
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        key.last_used_at = now
+    return Principal(kind=PrincipalKind.API_KEY, practice_id=key.practice_id, api_key_id=key.id)
+
+
+def add_clinician(
+    session: Session,
+    principal: Principal,
+    *,
+    email: str,
+    name: str,
+    timezone: str,
+    password: str | None,
+    now: datetime,
+) -> Account:
+    require_owner(principal)
+    email = email.strip().lower()
+    if session.exec(select(Account.id).where(Account.email == email)).first():
+        raise Conflict("An account with this email already exists.", field="email")
+    account = Account(
+        practice_id=principal.practice_id,
+        email=email,
+        name=name,
+        role=Role.CLINICIAN,
+        timezone=timezone,
+        password_hash=hash_password(password) if password else None,
+        created_at=now,
+    )
+    session.add(account)
+    return account
+
+
+def list_accounts(session: Session, principal: Principal) -> list[Account]:
+    query = select(Account).where(Account.practice_id == principal.practice_id)
+    if principal.is_clinician:
+        query = query.where(Account.id == principal.account_id)
+    return list(session.exec(query.order_by(col(Account.created_at))).all())
+
+
+def get_clinician(session: Session, principal: Principal, clinician_id: UUID) -> Account:
+    account = session.get(Account, clinician_id)
+    if account is None or account.practice_id != principal.practice_id:
+        raise NotFound("Clinician not found.", field="clinician_id")
+    if principal.is_clinician and account.id != principal.account_id:
+        raise NotFound("Clinician not found.", field="clinician_id")
+    return account
+
+
+def create_api_key(
+    session: Session, principal: Principal, *, name: str, now: datetime
+) -> tuple[str, ApiKey]:
+    require_owner(principal)
+    raw, digest = new_token("ak_")
+    key = ApiKey(
+        practice_id=principal.practice_id,
+        name=name,
+        prefix=raw[:10],
+        key_hash=digest,
+        created_at=now,
+    )
+    session.add(key)
+    return raw, key
+
+
+def list_api_keys(session: Session, principal: Principal) -> list[ApiKey]:
+    require_owner(principal)
+    return list(
+        session.exec(
+            select(ApiKey)
+            .where(ApiKey.practice_id == principal.practice_id)
+            .order_by(col(ApiKey.created_at))
+        ).all()
+    )
+
+
+def revoke_api_key(
+    session: Session, principal: Principal, key_id: UUID, *, now: datetime
+) -> ApiKey:
+    require_owner(principal)
+    key = session.get(ApiKey, key_id)
+    if key is None or key.practice_id != principal.practice_id:
+        raise NotFound("API key not found.")
+    if key.revoked_at is None:
+        key.revoked_at = now
+    return key

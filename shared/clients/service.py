@@ -1,0 +1,76 @@
+"""Clients: the people who answer surveys. A clinician sees only their own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from shared.access import Principal, scoped
+from shared.accounts.service import get_clinician
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.models import Client, Response
+
+
+def add_client(
+    session: Session,
+    principal: Principal,
+    *,
+    email: str,
+    reference: str,
+    timezone: str,
+    clinician_id: UUID | None,
+    now: datetime,
+) -> Client:
+    if principal.is_clinician:
+        if clinician_id not in (None, principal.account_id):
+            raise Forbidden("A clinician can add clients only to their own caseload.")
+        clinician_id = principal.account_id
+    if clinician_id is None:
+        raise NotFound("Say which clinician sees this client.", field="clinician_id")
+    get_clinician(session, principal, clinician_id)
+    client = Client(
+        practice_id=principal.practice_id,
+        clinician_id=clinician_id,
+        reference=reference,
+        email=email.strip().lower(),
+        timezone=timezone,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(client)
+    except IntegrityError:
+        raise Conflict(
+            "This practice already has a client with that reference.", field="reference"
+        ) from None
+    return client
+
+
+def get_client(session: Session, principal: Principal, client_id: UUID) -> Client:
+    client = session.get(Client, client_id)
+    if (
+        client is None
+        or client.practice_id != principal.practice_id
+        or (principal.is_clinician and client.clinician_id != principal.account_id)
+    ):
+        raise NotFound("Client not found.", field="client_id")
+    return client
+
+
+def list_clients(session: Session, principal: Principal) -> list[Client]:
+    query = scoped(select(Client), Client, principal).order_by(col(Client.reference))
+    return list(session.exec(query).all())
+
+
+def answer_history(session: Session, principal: Principal, client_id: UUID) -> list[Response]:
+    client = get_client(session, principal, client_id)
+    return list(
+        session.exec(
+            select(Response)
+            .where(Response.client_id == client.id)
+            .order_by(col(Response.submitted_at))
+        ).all()
+    )

@@ -1,0 +1,84 @@
+"""Turns an email's content into its subject, plain text, HTML and extra headers.
+
+Templates live next to this module; the only values they see are the content dataclasses, so
+what an email can say is decided by those types, not by the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from shared.email.content import NudgeEmail, RenderedEmail, SurveyInvitationEmail
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    # HTML escapes every value (a practice may be called "A & B <Clinic>"); plain text must not.
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    # A misspelt field should fail a test, not send an email with a hole in it.
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    # Templates ship with the code and never change under a running process.
+    auto_reload=False,
+)
+
+# Characters that would break a URL out of an href attribute, a line of plain text, or the
+# angle brackets of a List-Unsubscribe header.
+_URL_FORBIDDEN = frozenset(" \t\r\n<>\"'`\\")
+
+
+def render_survey_invitation(email: SurveyInvitationEmail) -> RenderedEmail:
+    if not email.choices:
+        raise ValueError("a survey invitation needs the first question's choices")
+    _check_urls(
+        [choice.url for choice in email.choices] + [email.survey_url, email.unsubscribe_url]
+    )
+    rendered = _render("survey_invitation", email)
+    return RenderedEmail(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        # RFC 8058: mail providers show their own unsubscribe button and POST to this URL.
+        headers={
+            "List-Unsubscribe": f"<{email.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def render_nudge(email: NudgeEmail) -> RenderedEmail:
+    if not email.points:
+        raise ValueError("a nudge needs at least one suggested move")
+    _check_urls([email.alert_url, email.dashboard_url])
+    return _render("nudge", email)
+
+
+def _render(name: str, email: SurveyInvitationEmail | NudgeEmail) -> RenderedEmail:
+    # Subjects are chosen by the practice; a line break there would end up as a header break.
+    subject = " ".join(email.subject.split())
+    context: dict[str, Any] = {"email": email, "subject": subject}
+    return RenderedEmail(
+        subject=subject,
+        text=_env.get_template(f"{name}.txt").render(context),
+        html=_env.get_template(f"{name}.html").render(context),
+    )
+
+
+def _check_urls(urls: Iterable[str]) -> None:
+    # Links are built by our own code, so a bad one is a bug upstream: refuse to send it
+    # rather than mail a client a javascript: link or a header that splits in two. The URL
+    # stays out of the message because it carries a token, and tokens are never logged.
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("email links must be absolute http(s) URLs")
+        if not url.isascii() or any(char in _URL_FORBIDDEN for char in url):
+            raise ValueError("an email link contains characters that need percent-encoding")

@@ -1,0 +1,45 @@
+"""Every table, imported in one place so metadata (and alembic) sees them all."""
+
+from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
+from shared.models.appointment import Appointment, AppointmentStatus
+from shared.models.delivery import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    OutboxEvent,
+)
+from shared.models.people import Account, ApiKey, AuthSession, Client, Role
+from shared.models.practice import Practice, PracticeSettingsVersion
+from shared.models.survey import (
+    AccessToken,
+    Invitation,
+    InvitationStatus,
+    Response,
+    TokenPurpose,
+)
+
+__all__ = [
+    "AccessToken",
+    "Account",
+    "Alert",
+    "AlertStatus",
+    "ApiKey",
+    "Appointment",
+    "AppointmentStatus",
+    "AuthSession",
+    "Client",
+    "ClientHistory",
+    "Invitation",
+    "InvitationStatus",
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
+    "Nudge",
+    "NudgeStatus",
+    "OutboxEvent",
+    "Practice",
+    "PracticeSettingsVersion",
+    "Response",
+    "Role",
+    "TokenPurpose",
+]

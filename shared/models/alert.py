@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
+
+
+class ClientHistory(SQLModel, table=True):
+    """The constant-size summary detection reads (see shared.detection.history)."""
+
+    __tablename__ = "client_history"
+
+    client_id: UUID = Field(foreign_key="client.id", primary_key=True, ondelete="CASCADE")
+    practice_id: UUID = practice_field()
+    answered: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    last_mean: float | None = None
+    decline_streak: int = 0
+    unanswered_streak: int = 0
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class Alert(SQLModel, table=True):
+    """A safety dip, with its evidence and suggested moves.
+
+    source_key is the idempotency key: "response:<id>" or "silence:<invitation id>".
+    """
+
+    __table_args__ = (Index("ix_alert_practice_status", "practice_id", "status"),)
+
+    id: UUID = id_field()
+    practice_id: UUID = practice_field()
+    source_key: str = Field(max_length=80, unique=True)
+    client_id: UUID = Field(foreign_key="client.id", index=True, ondelete="CASCADE")
+    clinician_id: UUID = Field(foreign_key="account.id", index=True)
+    response_id: UUID | None = Field(default=None, foreign_key="response.id", ondelete="CASCADE")
+    target_appointment_id: UUID | None = Field(
+        default=None, foreign_key="appointment.id", index=True, ondelete="SET NULL"
+    )
+    settings_version: int
+    evidence: list[dict[str, Any]] = json_field()
+    moves: list[str] = json_field()
+    status: AlertStatus = enum_field(AlertStatus, AlertStatus.OPEN)
+    created_at: datetime = moment()
+    acknowledged_at: datetime | None = moment(nullable=True)
+    acknowledged_by: UUID | None = Field(default=None, foreign_key="account.id")
+
+
+class NudgeStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due time
+    SENT = "sent"  # its email notification exists
+    CANCELLED = "cancelled"  # its appointment went away
+
+
+class Nudge(SQLModel, table=True):
+    """One nudge per upcoming appointment: several dips before it merge into this one."""
+
+    __table_args__ = (Index("ix_nudge_due", "status", "due_at"),)
+
+    id: UUID = id_field()
+    practice_id: UUID = practice_field()
+    appointment_id: UUID = Field(foreign_key="appointment.id", unique=True, ondelete="CASCADE")
+    clinician_id: UUID = Field(foreign_key="account.id", index=True)
+    status: NudgeStatus = enum_field(NudgeStatus, NudgeStatus.PENDING)
+    due_at: datetime = moment()
+    sent_at: datetime | None = moment(nullable=True)
+    created_at: datetime = moment()

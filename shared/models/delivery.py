@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Column, Index, Integer
+from sqlmodel import Field, SQLModel
+
+from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
+
+
+class OutboxEvent(SQLModel, table=True):
+    """Work caused by a state change, committed in the same transaction as the change.
+
+    The relay turns each row into a broker message (actor name + ids) and stamps it published;
+    until then a broker outage only delays the work.
+    """
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    practice_id: UUID | None = Field(default=None, index=False)
+    actor: str = Field(max_length=60)
+    args: list[Any] = json_field()
+    created_at: datetime = moment()
+    published_at: datetime | None = moment(nullable=True)
+
+
+class NotificationKind(StrEnum):
+    SURVEY = "survey"
+    NUDGE = "nudge"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Notification(SQLModel, table=True):
+    """One email. Its key ("survey:<invitation id>", "nudge:<nudge id>") is unique, so no retry
+    and no second worker can send it twice."""
+
+    __table_args__ = (Index("ix_notification_retry", "status", "next_attempt_at"),)
+
+    id: UUID = id_field()
+    practice_id: UUID = practice_field()
+    key: str = Field(max_length=120, unique=True)
+    kind: NotificationKind = enum_field(NotificationKind)
+    subject_id: UUID
+    status: NotificationStatus = enum_field(NotificationStatus, NotificationStatus.PENDING)
+    attempts: int = 0
+    next_attempt_at: datetime = moment()
+    claimed_at: datetime | None = moment(nullable=True)
+    sent_at: datetime | None = moment(nullable=True)
+    message_id: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = moment()

@@ -1,0 +1,182 @@
+"""Build the email a notification stands for, from the current state of its subject."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from shared.alerts.explain import nudge_points
+from shared.email.content import (
+    NudgeEmail,
+    NudgePoint,
+    ScaleChoice,
+    Sender,
+    SurveyInvitationEmail,
+)
+from shared.email.message import build_message, make_message_id
+from shared.email.render import render_nudge, render_survey_invitation
+from shared.errors import NotFound
+from shared.models import (
+    AccessToken,
+    Account,
+    Alert,
+    AlertStatus,
+    Appointment,
+    Client,
+    Invitation,
+    Notification,
+    NotificationKind,
+    Nudge,
+    TokenPurpose,
+)
+from shared.practice.service import current_settings
+from shared.practice.settings import PracticeSettings
+from shared.security import new_token
+from shared.settings import Settings
+from shared.survey.items import BUILT_IN_ITEMS, SCALE_LABELS
+from shared.survey.moves import MOVE_ADVICE, MOVE_TITLES
+
+UNSUBSCRIBE_LIFETIME = timedelta(days=365)
+
+
+def _sender(settings: PracticeSettings, config: Settings) -> Sender:
+    return Sender(
+        display_name=settings.sender.display_name,
+        address=config.mail_from_address,
+        reply_to=settings.sender.reply_to,
+    )
+
+
+def _issue_token(
+    session: Session,
+    *,
+    practice_id: object,
+    purpose: TokenPurpose,
+    subject_id: object,
+    now: datetime,
+    expires_at: datetime | None,
+) -> str:
+    raw, digest = new_token()
+    session.add(
+        AccessToken(
+            token_hash=digest,
+            practice_id=practice_id,
+            purpose=purpose,
+            subject_id=subject_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return raw
+
+
+def _survey_email(
+    session: Session, notification: Notification, config: Settings, now: datetime
+) -> tuple[str, SurveyInvitationEmail]:
+    invitation = session.get(Invitation, notification.subject_id)
+    if invitation is None:
+        raise NotFound("invitation is gone")
+    client = session.get(Client, invitation.client_id)
+    if client is None:
+        raise NotFound("client is gone")
+    settings = current_settings(session, invitation.practice_id).settings
+    survey_token = _issue_token(
+        session,
+        practice_id=invitation.practice_id,
+        purpose=TokenPurpose.SURVEY,
+        subject_id=invitation.id,
+        now=now,
+        expires_at=invitation.expires_at,
+    )
+    unsubscribe_token = _issue_token(
+        session,
+        practice_id=invitation.practice_id,
+        purpose=TokenPurpose.UNSUBSCRIBE,
+        subject_id=client.id,
+        now=now,
+        expires_at=now + UNSUBSCRIBE_LIFETIME,
+    )
+    base = config.base_url.rstrip("/")
+    survey_url = f"{base}/s/{survey_token}"
+    first = settings.items[0]
+    expires = (invitation.expires_at or now).astimezone(ZoneInfo(client.timezone))
+    return client.email, SurveyInvitationEmail(
+        to_address=client.email,
+        sender=_sender(settings, config),
+        subject=settings.sender.survey_subject,
+        first_question=first.prompt,
+        choices=tuple(
+            ScaleChoice(value=value, label=label, url=f"{survey_url}?{first.key}={value}")
+            for value, label in SCALE_LABELS.items()
+        ),
+        survey_url=survey_url,
+        unsubscribe_url=f"{base}/u/{unsubscribe_token}",
+        expires_on=f"{expires:%A} {expires.day} {expires:%B}",
+        crisis_line=settings.crisis_line,
+    )
+
+
+def _nudge_email(
+    session: Session, notification: Notification, config: Settings
+) -> tuple[str, NudgeEmail]:
+    nudge = session.get(Nudge, notification.subject_id)
+    if nudge is None:
+        raise NotFound("nudge is gone")
+    appointment = session.get(Appointment, nudge.appointment_id)
+    clinician = session.get(Account, nudge.clinician_id)
+    if appointment is None or clinician is None:
+        raise NotFound("appointment or clinician is gone")
+    client = session.get(Client, appointment.client_id)
+    if client is None:
+        raise NotFound("client is gone")
+    alerts = session.exec(
+        select(Alert)
+        .where(Alert.target_appointment_id == appointment.id)
+        .where(Alert.status == AlertStatus.OPEN)
+        .order_by(col(Alert.created_at))
+    ).all()
+    settings = current_settings(session, nudge.practice_id).settings
+    items = {**BUILT_IN_ITEMS, **{item.key: item for item in settings.custom_items}}
+    evidence = [finding for alert in alerts for finding in alert.evidence]
+    zone = ZoneInfo(clinician.timezone)
+    start = appointment.starts_at.astimezone(zone)
+    base = config.base_url.rstrip("/")
+    first_alert = alerts[0].id if alerts else None
+    return clinician.email, NudgeEmail(
+        to_address=clinician.email,
+        sender=_sender(settings, config),
+        subject=settings.sender.nudge_subject,
+        clinician_name=clinician.name,
+        client_reference=client.reference,
+        appointment_time=f"{start:%a} {start.day} {start:%b}, {start:%H:%M} ({clinician.timezone})",
+        points=tuple(
+            NudgePoint(move_title=MOVE_TITLES[move], reason=reason, advice=MOVE_ADVICE[move])
+            for move, reason in nudge_points(evidence, items)
+        ),
+        alert_url=f"{base}/api/v1/alerts/{first_alert}" if first_alert else f"{base}/api/v1/alerts",
+        dashboard_url=f"{base}/api/v1/alerts?status=open",
+    )
+
+
+def compose(
+    session: Session, notification: Notification, config: Settings, *, now: datetime
+) -> EmailMessage:
+    """The message to send. Survey links are minted here, at send time, and only their hashes
+    are stored: the raw tokens exist in the outgoing email and nowhere else."""
+    if notification.kind is NotificationKind.SURVEY:
+        to_address, survey = _survey_email(session, notification, config, now)
+        rendered, sender = render_survey_invitation(survey), survey.sender
+    else:
+        to_address, nudge = _nudge_email(session, notification, config)
+        rendered, sender = render_nudge(nudge), nudge.sender
+    domain = config.mail_from_address.rsplit("@", 1)[-1]
+    return build_message(
+        rendered,
+        sender=sender,
+        to_address=to_address,
+        message_id=make_message_id(notification.key, domain),
+        sent_at=now,
+    )

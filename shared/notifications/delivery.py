@@ -1,0 +1,132 @@
+"""Send one notification, at most once per claim, and record how it went."""
+
+from __future__ import annotations
+
+from datetime import datetime as datetime_t
+from email.message import EmailMessage
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from shared.clock import Clock
+from shared.db import Database
+from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
+from shared.errors import NotFound
+from shared.models import Notification, NotificationStatus
+from shared.notifications.compose import compose
+from shared.notifications.queue import DELIVER_NOTIFICATION, SWEEP_AFTER
+from shared.outbox import emit
+from shared.settings import Settings
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # someone else has it, or it is done
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+def deliver(
+    db: Database,
+    clock: Clock,
+    mailer: Mailer,
+    config: Settings,
+    practice_id: UUID,
+    notification_id: UUID,
+) -> Outcome:
+    with db.transaction(practice_id) as session:
+        now = clock.now()
+        claimed = session.execute(
+            update(Notification)
+            .where(col(Notification.id) == notification_id)
+            .where(col(Notification.status) == NotificationStatus.PENDING)
+            .values(
+                status=NotificationStatus.SENDING,
+                claimed_at=now,
+                attempts=Notification.attempts + 1,
+            )
+        ).rowcount
+        if claimed != 1:
+            return Outcome.SKIPPED
+        notification = session.get(Notification, notification_id)
+        assert notification is not None
+        session.refresh(notification)
+        try:
+            message = compose(session, notification, config, now=now)
+        except NotFound as gone:
+            notification.status = NotificationStatus.FAILED
+            notification.last_error = f"nothing to send: {gone.message}"
+            return Outcome.FAILED
+        attempts = notification.attempts
+    # Outside any transaction: a slow mail server must not hold database locks.
+    try:
+        mailer.send(message)
+    except TransientDeliveryError as error:
+        _finish(
+            db,
+            practice_id,
+            notification_id,
+            status=NotificationStatus.PENDING,
+            next_attempt_at=clock.now() + retry_delay(attempts),
+            last_error=error.reason[:500],
+        )
+        return Outcome.RETRY
+    except PermanentDeliveryError as error:
+        _finish(
+            db,
+            practice_id,
+            notification_id,
+            status=NotificationStatus.FAILED,
+            last_error=error.reason[:500],
+        )
+        return Outcome.FAILED
+    _finish(
+        db,
+        practice_id,
+        notification_id,
+        status=NotificationStatus.SENT,
+        sent_at=clock.now(),
+        message_id=str(message["Message-ID"]),
+        last_error=None,
+    )
+    return Outcome.SENT
+
+
+def _finish(db: Database, practice_id: UUID, notification_id: UUID, **values: object) -> None:
+    with db.transaction(practice_id) as session:
+        session.execute(
+            update(Notification)
+            .where(col(Notification.id) == notification_id)
+            .where(col(Notification.status) == NotificationStatus.SENDING)
+            .values(**values)
+        )
+
+
+def sweep(session: Session, *, now: datetime_t, limit: int) -> int:
+    """Queue again what should have gone out by now: retries whose backoff is over, messages
+    that were lost, and claims whose worker died mid-send."""
+    stuck = session.execute(
+        update(Notification)
+        .where(col(Notification.status) == NotificationStatus.SENDING)
+        .where(col(Notification.claimed_at) <= now - 2 * SWEEP_AFTER)
+        .values(status=NotificationStatus.PENDING, next_attempt_at=now)
+    ).rowcount
+    due = session.exec(
+        select(Notification)
+        .where(Notification.status == NotificationStatus.PENDING)
+        .where(col(Notification.next_attempt_at) <= now)
+        .order_by(col(Notification.next_attempt_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for notification in due:
+        notification.next_attempt_at = now + SWEEP_AFTER
+        emit(session, DELIVER_NOTIFICATION, notification.practice_id, notification.id, at=now)
+    return stuck + len(due)

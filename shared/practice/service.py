@@ -1,0 +1,104 @@
+"""Practices and their versioned settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime as datetime_t
+from uuid import UUID
+
+from sqlmodel import Session, col, select
+
+from shared.access import Principal, require_owner
+from shared.errors import Conflict, NotFound
+from shared.models import Account, Practice, PracticeSettingsVersion, Role
+from shared.practice.settings import PracticeSettings
+from shared.security import hash_password
+
+
+@dataclass(frozen=True)
+class CurrentSettings:
+    version: int
+    settings: PracticeSettings
+
+
+def sign_up(
+    session: Session,
+    *,
+    practice_name: str,
+    owner_email: str,
+    owner_name: str,
+    password: str,
+    timezone: str,
+    now: datetime_t,
+) -> tuple[Practice, Account]:
+    email = owner_email.strip().lower()
+    if session.exec(select(Account.id).where(Account.email == email)).first():
+        raise Conflict("An account with this email already exists.", field="owner_email")
+    practice = Practice(name=practice_name, created_at=now)
+    owner = Account(
+        practice_id=practice.id,
+        email=email,
+        name=owner_name,
+        role=Role.OWNER,
+        timezone=timezone,
+        password_hash=hash_password(password),
+        created_at=now,
+    )
+    settings = PracticeSettings(timezone=timezone)
+    session.add(practice)
+    session.flush()
+    session.add(owner)
+    session.flush()
+    session.add(
+        PracticeSettingsVersion(
+            practice_id=practice.id,
+            version=1,
+            body=settings.model_dump(mode="json"),
+            created_by=owner.id,
+            created_at=now,
+        )
+    )
+    return practice, owner
+
+
+def current_settings(session: Session, practice_id: UUID) -> CurrentSettings:
+    row = session.exec(
+        select(PracticeSettingsVersion)
+        .join(Practice, col(Practice.id) == col(PracticeSettingsVersion.practice_id))
+        .where(PracticeSettingsVersion.practice_id == practice_id)
+        .where(col(PracticeSettingsVersion.version) == col(Practice.settings_version))
+    ).first()
+    if row is None:
+        raise NotFound("Practice not found.")
+    return CurrentSettings(version=row.version, settings=PracticeSettings.model_validate(row.body))
+
+
+def update_settings(
+    session: Session, principal: Principal, settings: PracticeSettings, *, now: datetime_t
+) -> CurrentSettings:
+    require_owner(principal)
+    practice = session.exec(
+        select(Practice).where(Practice.id == principal.practice_id).with_for_update()
+    ).one()
+    practice.settings_version += 1
+    session.add(
+        PracticeSettingsVersion(
+            practice_id=practice.id,
+            version=practice.settings_version,
+            body=settings.model_dump(mode="json"),
+            created_by=principal.account_id,
+            created_at=now,
+        )
+    )
+    return CurrentSettings(version=practice.settings_version, settings=settings)
+
+
+def settings_history(session: Session, principal: Principal) -> list[PracticeSettingsVersion]:
+    require_owner(principal)
+    return list(
+        session.exec(
+            select(PracticeSettingsVersion)
+            .where(PracticeSettingsVersion.practice_id == principal.practice_id)
+            .order_by(col(PracticeSettingsVersion.version).desc())
+        ).all()
+    )

@@ -1,0 +1,154 @@
+"""What a clinic owner tunes: items, dip rules, timing and sender. Versioned in the database;
+this module only says what a valid set of settings is."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from shared.survey.items import BUILT_IN_ITEMS, DEFAULT_ITEM_KEYS, SCALE_MAX, SCALE_MIN, SurveyItem
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FloorRule(_Strict):
+    enabled: bool = True
+    floor: int = Field(default=2, ge=SCALE_MIN, le=SCALE_MAX)
+
+
+class LowOverallRule(_Strict):
+    enabled: bool = True
+    floor: float = Field(default=4.0, ge=SCALE_MIN, le=SCALE_MAX)
+
+
+class DropRule(_Strict):
+    enabled: bool = True
+    points: float = Field(default=0.75, gt=0, le=SCALE_MAX - SCALE_MIN)
+    min_history: int = Field(default=3, ge=1, le=100)
+    # When set, the drop is measured in the client's own standard deviations instead.
+    in_sd: float | None = Field(default=None, gt=0, le=5)
+
+
+class SuddenDropRule(_Strict):
+    enabled: bool = False
+    points: float = Field(default=1.0, gt=0, le=SCALE_MAX - SCALE_MIN)
+
+
+class DeclineStreakRule(_Strict):
+    enabled: bool = True
+    count: int = Field(default=2, ge=1, le=20)
+
+
+class SilenceRule(_Strict):
+    enabled: bool = True
+    count: int = Field(default=2, ge=1, le=20)
+
+
+class AskedRule(_Strict):
+    enabled: bool = True
+
+
+class DipRules(_Strict):
+    floor: FloorRule = FloorRule()
+    low_overall: LowOverallRule = LowOverallRule()
+    drop: DropRule = DropRule()
+    sudden_drop: SuddenDropRule = SuddenDropRule()
+    decline_streak: DeclineStreakRule = DeclineStreakRule()
+    silence: SilenceRule = SilenceRule()
+    asked: AskedRule = AskedRule()
+
+
+class QuietHours(_Strict):
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+
+class Timing(_Strict):
+    survey_delay_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    survey_expiry_hours: int = Field(default=72, ge=1, le=30 * 24)
+    reminder_after_hours: int | None = Field(default=None, ge=1, le=14 * 24)
+    alert_lead_hours: float = Field(default=24, ge=0, le=14 * 24)
+    quiet_hours: QuietHours | None = QuietHours()
+
+    @property
+    def survey_delay(self) -> timedelta:
+        return timedelta(minutes=self.survey_delay_minutes)
+
+    @property
+    def survey_expiry(self) -> timedelta:
+        return timedelta(hours=self.survey_expiry_hours)
+
+    @property
+    def alert_lead(self) -> timedelta:
+        return timedelta(hours=self.alert_lead_hours)
+
+
+class Sender(_Strict):
+    # What the client's inbox shows. A practice's name can itself disclose care, so the
+    # owner chooses both the display name and the subject.
+    display_name: str = Field(default="Session feedback", min_length=1, max_length=80)
+    reply_to: EmailStr | None = None
+    survey_subject: str = Field(
+        default="A quick question about your last session", min_length=3, max_length=120
+    )
+    nudge_subject: str = Field(default="Before your next session", min_length=3, max_length=120)
+
+
+class PracticeSettings(_Strict):
+    timezone: str = "UTC"
+    item_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_ITEM_KEYS))
+    custom_items: list[SurveyItem] = Field(default_factory=list, max_length=5)
+    rules: DipRules = DipRules()
+    timing: Timing = Timing()
+    sender: Sender = Sender()
+    crisis_line: str = Field(
+        default="If you are in crisis, call or text 988 (US), or your local emergency number.",
+        min_length=5,
+        max_length=300,
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        if value not in available_timezones() and value != "UTC":
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+    @field_validator("item_keys")
+    @classmethod
+    def _built_in_items(cls, keys: list[str]) -> list[str]:
+        unknown = [key for key in keys if key not in BUILT_IN_ITEMS]
+        if unknown:
+            raise ValueError(f"not a built-in item: {', '.join(unknown)}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("an item is listed twice")
+        if not 3 <= len(keys) <= 5:
+            raise ValueError("choose 3 to 5 built-in items")
+        return keys
+
+    @field_validator("custom_items")
+    @classmethod
+    def _custom_keys_are_new(cls, custom_items: list[SurveyItem]) -> list[SurveyItem]:
+        taken = set(BUILT_IN_ITEMS)
+        for item in custom_items:
+            if item.key in taken:
+                raise ValueError(f"custom item key {item.key!r} is already used")
+            taken.add(item.key)
+        return custom_items
+
+    @property
+    def items(self) -> list[SurveyItem]:
+        """The survey as the client sees it, in order."""
+        return [BUILT_IN_ITEMS[key] for key in self.item_keys] + list(self.custom_items)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

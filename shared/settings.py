@@ -1,0 +1,59 @@
+"""Process settings, read from ATTUNE_* environment variables.
+
+The defaults are the embedded mode: a SQLite file, an in-process broker and a local SMTP sink.
+Setting ATTUNE_DATABASE_URL and ATTUNE_REDIS_URL switches to the production mode.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATTUNE_", extra="ignore")
+
+    database_url: str = "sqlite:///var/attune.db"
+    redis_url: str | None = None
+    redis_namespace: str = "attune"
+
+    # Public address of the API, used in links inside emails.
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = Field(default="dev-only-secret-change-me", repr=False)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_timeout_seconds: float = 10.0
+    mail_from_address: str = "no-reply@attune.example"
+
+    # Embedded mode only: where the local SMTP sink keeps what it receives.
+    mail_sink_dir: str = "var/mail"
+    dev_pages: bool = False
+
+    session_hours: int = 12
+    scheduler_interval_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,125 @@
+"""Survey invitations: created when an appointment completes, sent when due, expired when
+unanswered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from shared.alerts.aiming import next_appointment
+from shared.alerts.service import record_silence
+from shared.db import insert_ignoring_conflict
+from shared.models import (
+    Appointment,
+    AppointmentStatus,
+    Client,
+    Invitation,
+    InvitationStatus,
+    NotificationKind,
+)
+from shared.notifications.queue import queue_notification
+from shared.practice.service import current_settings
+from shared.scheduling.timing import invitation_expires_at, invitation_send_at
+
+
+def schedule_invitation(session: Session, appointment_id: UUID, *, now: datetime) -> bool:
+    """One invitation per completed appointment; True if this call created it."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.status is not AppointmentStatus.COMPLETED:
+        return False
+    client = session.get(Client, appointment.client_id)
+    assert client is not None
+    timing = current_settings(session, appointment.practice_id).settings.timing
+    session_end = max(appointment.ends_at, appointment.completed_at or appointment.ends_at)
+    return insert_ignoring_conflict(
+        session,
+        Invitation,
+        {
+            "id": uuid4(),
+            "practice_id": appointment.practice_id,
+            "appointment_id": appointment.id,
+            "client_id": client.id,
+            "status": InvitationStatus.SCHEDULED,
+            "send_at": invitation_send_at(session_end, timing, ZoneInfo(client.timezone)),
+            "created_at": now,
+        },
+        ["appointment_id"],
+    )
+
+
+def due_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+    """(practice id, invitation id) of invitations whose send time has come."""
+    rows = session.exec(
+        select(Invitation.practice_id, Invitation.id)
+        .where(Invitation.status == InvitationStatus.SCHEDULED)
+        .where(col(Invitation.send_at) <= now)
+        .order_by(col(Invitation.send_at))
+        .limit(limit)
+    ).all()
+    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+
+
+def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
+    """Hand a due invitation to the mailer; True if this call did it."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None:
+        return False
+    client = session.get(Client, invitation.client_id)
+    assert client is not None
+    status = InvitationStatus.WITHHELD if client.opted_out_at else InvitationStatus.SENT
+    claimed = session.execute(
+        update(Invitation)
+        .where(col(Invitation.id) == invitation_id)
+        .where(col(Invitation.status) == InvitationStatus.SCHEDULED)
+        .values(status=status)
+    ).rowcount
+    if claimed != 1 or status is InvitationStatus.WITHHELD:
+        return False
+    session.refresh(invitation)
+    timing = current_settings(session, invitation.practice_id).settings.timing
+    following = next_appointment(session, client.id, now=now)
+    invitation.sent_at = now
+    invitation.expires_at = invitation_expires_at(
+        now, timing, following.starts_at if following else None
+    )
+    queue_notification(
+        session,
+        practice_id=invitation.practice_id,
+        kind=NotificationKind.SURVEY,
+        key=f"survey:{invitation.id}",
+        subject_id=invitation.id,
+        now=now,
+    )
+    return True
+
+
+def expired_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+    rows = session.exec(
+        select(Invitation.practice_id, Invitation.id)
+        .where(Invitation.status == InvitationStatus.SENT)
+        .where(col(Invitation.expires_at) <= now)
+        .order_by(col(Invitation.expires_at))
+        .limit(limit)
+    ).all()
+    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+
+
+def expire_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
+    claimed = session.execute(
+        update(Invitation)
+        .where(col(Invitation.id) == invitation_id)
+        .where(col(Invitation.status) == InvitationStatus.SENT)
+        .where(col(Invitation.expires_at) <= now)
+        .values(status=InvitationStatus.EXPIRED)
+    ).rowcount
+    if claimed != 1:
+        return False
+    invitation = session.get(Invitation, invitation_id)
+    assert invitation is not None
+    session.refresh(invitation)
+    record_silence(session, invitation, now=now)
+    return True

@@ -1,0 +1,129 @@
+"""Test wiring. The same tests run on the embedded default (SQLite + StubBroker) and, with
+ATTUNE_DATABASE_URL and ATTUNE_REDIS_URL set, against PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import shared.models  # noqa: F401
+from services.bootstrap import Stack, build_stack
+from shared.clock import ManualClock
+from shared.db import Database, create_database
+from shared.db.migrations import upgrade
+from shared.email.sink import MailSink
+from shared.email.smtp import SmtpMailer
+from shared.settings import Settings
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
+
+
+def _prepare_postgres(url: str) -> None:
+    """Create the test database if needed and empty it, so each run starts from nothing."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("ATTUNE_DATABASE_URL")
+    if url:
+        _prepare_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'attune.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    return os.environ.get("ATTUNE_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def session_db(database_url: str) -> Iterator[Database]:
+    db = create_database(database_url)
+    yield db
+    db.dispose()
+
+
+def empty_tables(db: Database) -> None:
+    with db.transaction() as session:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+@pytest.fixture
+def db(session_db: Database) -> Database:
+    empty_tables(session_db)
+    return session_db
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[MailSink]:
+    with MailSink(tmp_path / "mail", port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, sink: MailSink) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_security="none",
+        base_url="http://attune.test",
+        mail_from_address="feedback@attune.example",
+    )
+
+
+def make_stack(settings: Settings, clock: ManualClock, *, workers: int = 1) -> Stack:
+    stack = build_stack(settings, clock=clock, namespace=f"attune-test-{uuid.uuid4().hex[:8]}")
+    if settings.redis_url:
+        stack.broker.flush_all()  # type: ignore[attr-defined]
+    stack.start_workers(SmtpMailer.from_settings(settings), count=workers)
+    return stack
+
+
+@pytest.fixture
+def stack(settings: Settings, clock: ManualClock, db: Database) -> Iterator[Stack]:
+    running = make_stack(settings, clock)
+    yield running
+    if settings.redis_url:
+        running.broker.flush_all()  # type: ignore[attr-defined]
+    running.stop()
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    from tests.support.server import serving
+
+    with serving(stack.api()) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client

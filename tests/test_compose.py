@@ -1,0 +1,229 @@
+"""docker-compose.yml against the code it deploys.
+
+No Docker engine is needed: the file is read as YAML and checked against the CLI parser, the
+Settings model and the Dockerfile, so a renamed subcommand or setting breaks here rather than
+in a container that exits at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+OUR_DOCKERFILE = "infra/Dockerfile"
+
+EXPECTED_SERVICES = {"postgres", "redis", "mailpit", "migrate", "api", "worker", "scheduler"}
+VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict), "docker-compose.yml is not a mapping"
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict[str, dict]:
+    found = compose.get("services")
+    assert isinstance(found, dict) and found, "docker-compose.yml has no services"
+    return found
+
+
+def _dockerfile(service: dict) -> Path:
+    build = service["build"]
+    if isinstance(build, str):
+        build = {"context": build}
+    return (ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve()
+
+
+@pytest.fixture(scope="module")
+def app_services(services: dict[str, dict]) -> dict[str, dict]:
+    ours = {name: svc for name, svc in services.items() if "build" in svc}
+    # Without this, a compose file that stopped building our image would pass every
+    # per-service check below by having nothing to check.
+    assert set(ours) == {"migrate", "api", "worker", "scheduler"}
+    return ours
+
+
+@pytest.fixture(scope="module")
+def parser():
+    # Imported here so that a missing or broken CLI fails the tests that need it, not the
+    # whole module.
+    from services.cli import build_parser
+
+    return build_parser()
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) for item in env)
+        env = {key: (rest[0] if rest else "") for key, *rest in pairs}
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+
+
+def _with_defaults(value: str) -> str:
+    """What compose would substitute with nothing set on the host."""
+    return _INTERPOLATION.sub(lambda m: m.group("default") or "", value)
+
+
+def _depends_on(service: dict) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def test_all_services_are_declared(services):
+    missing = EXPECTED_SERVICES - set(services)
+    assert not missing, f"missing services: {sorted(missing)}"
+
+
+def test_dockerfile_exists_and_runs_the_attune_entry_point(app_services):
+    for name, svc in app_services.items():
+        path = _dockerfile(svc)
+        assert path == (ROOT / OUR_DOCKERFILE).resolve(), f"{name} builds from {path}"
+        assert path.is_file(), f"{name}: {path} does not exist"
+
+    text = (ROOT / OUR_DOCKERFILE).read_text()
+    entrypoints = re.findall(r"^ENTRYPOINT\s+(.+)$", text, flags=re.MULTILINE)
+    assert entrypoints, "Dockerfile has no ENTRYPOINT"
+    # Compose commands are arguments to this entry point; a shell-form ENTRYPOINT would
+    # drop them silently.
+    assert json.loads(entrypoints[-1]) == ["attune"]
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts.get("attune") == "services.cli:main"
+
+    users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
+    assert users and users[-1] not in {"root", "0"}, "the image must not run as root"
+
+
+def test_parser_rejects_an_unknown_command(parser):
+    # Guards the next test: a parser that accepted anything would make it meaningless.
+    with pytest.raises(SystemExit):
+        parser.parse_args(["no-such-command"])
+
+
+def test_every_app_command_is_accepted_by_the_cli(app_services, parser):
+    for name, svc in app_services.items():
+        command = svc.get("command")
+        # A string command would be split by compose's own rules, which the parser below
+        # never sees; exec form keeps what is tested identical to what runs.
+        assert isinstance(command, list) and command, f"{name}: command must be a non-empty list"
+        assert all(isinstance(part, str) for part in command), f"{name}: {command!r}"
+        try:
+            parser.parse_args(command)
+        except SystemExit as exc:  # argparse's way of rejecting input
+            pytest.fail(f"{name}: `attune {' '.join(command)}` rejected (exit {exc.code})")
+
+
+def test_role_commands(app_services):
+    assert app_services["migrate"]["command"] == ["db", "upgrade"]
+    assert app_services["worker"]["command"][0] == "worker"
+    assert app_services["scheduler"]["command"][0] == "scheduler"
+
+    api = app_services["api"]["command"]
+    assert api[0] == "api"
+    # Inside a container, a loopback bind is unreachable through the published port.
+    assert api[api.index("--host") + 1] == "0.0.0.0"
+    port = api[api.index("--port") + 1]
+    published = {str(p).rsplit(":", 1)[-1] for p in app_services["api"].get("ports", [])}
+    assert port in published, f"api listens on {port} but publishes {sorted(published)}"
+
+
+def test_depends_on_conditions_are_valid(services):
+    for name, svc in services.items():
+        for target, condition in _depends_on(svc).items():
+            assert target in services, f"{name} depends on unknown service {target}"
+            assert target != name, f"{name} depends on itself"
+            assert condition in VALID_CONDITIONS, f"{name} -> {target}: {condition!r}"
+            if condition == "service_healthy":
+                assert services[target].get("healthcheck"), (
+                    f"{name} waits for {target} to be healthy, but {target} has no healthcheck"
+                )
+            if condition == "service_completed_successfully":
+                # A service that restarts after exiting never counts as completed.
+                restart = str(services[target].get("restart", "no"))
+                assert restart in {"no", "on-failure"} or restart.startswith("on-failure:"), (
+                    f"{name} waits for {target} to complete, but {target} restarts: {restart}"
+                )
+
+
+def test_depends_on_has_no_cycle(services):
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"dependency cycle: {' -> '.join((*path, name))}"
+        for target in _depends_on(services[name]):
+            if target in services:
+                visit(target, (*path, name))
+
+    for name in services:
+        visit(name, ())
+
+
+def test_start_order(services):
+    assert _depends_on(services["migrate"]).get("postgres") == "service_healthy"
+    for name in ("api", "worker", "scheduler"):
+        deps = _depends_on(services[name])
+        # Starting before migrations finish means querying tables that do not exist yet.
+        assert deps.get("migrate") == "service_completed_successfully", name
+        assert deps.get("redis") == "service_healthy", name
+
+
+def test_environment_names_are_known_settings(app_services):
+    fields = set(Settings.model_fields)
+    for name, svc in app_services.items():
+        env = _environment(svc)
+        assert env, f"{name} sets no environment"
+        for key in env:
+            assert key.startswith("ATTUNE_"), f"{name}: {key} is not an ATTUNE_ setting"
+            field = key.removeprefix("ATTUNE_").lower()
+            assert field in fields, f"{name}: {key} matches no field of shared.settings.Settings"
+
+
+def test_app_services_share_one_environment(app_services):
+    envs = {name: _environment(svc) for name, svc in app_services.items()}
+    first = next(iter(envs.values()))
+    for name, env in envs.items():
+        assert env == first, f"{name}'s environment differs from the others"
+
+
+def test_environment_selects_production_mode(app_services, services, monkeypatch):
+    env = _environment(app_services["api"])
+    for key in [k for k in os.environ if k.startswith("ATTUNE_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, _with_defaults(value))
+
+    # Validates types and choices (smtp_port, smtp_security) the way the processes will.
+    settings = Settings()
+
+    assert not settings.embedded, "compose must use Redis, not the in-process broker"
+    assert not settings.is_sqlite, "compose must use PostgreSQL"
+
+    db = urlsplit(settings.database_url)
+    assert db.scheme.startswith("postgresql")
+    assert db.hostname in services, f"database host {db.hostname} is not a compose service"
+    pg_env = _environment(services[db.hostname])
+    assert db.username == pg_env.get("POSTGRES_USER")
+    assert db.password == pg_env.get("POSTGRES_PASSWORD")
+    assert db.path.lstrip("/") == pg_env.get("POSTGRES_DB")
+
+    redis = urlsplit(settings.redis_url)
+    assert redis.hostname in services, f"redis host {redis.hostname} is not a compose service"
+    assert settings.smtp_host in services, f"SMTP host {settings.smtp_host} is not a service"
