@@ -6,6 +6,7 @@ at-least-once delivery, retries and a second worker change nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -70,10 +71,21 @@ ACTORS: dict[str, tuple[Callable[..., None], dict[str, Any]]] = {
 }
 
 
+def _in_practice(function: Callable[..., None]) -> Callable[..., None]:
+    """Every log line of a message names its practice (an id, never a person)."""
+
+    @functools.wraps(function)
+    def run(practice_id: str, *ids: str) -> None:
+        with structlog.contextvars.bound_contextvars(practice_id=practice_id):
+            function(practice_id, *ids)
+
+    return run
+
+
 def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     return {
         name: dramatiq.actor(
-            function,
+            _in_practice(function),
             broker=broker,
             actor_name=name,
             queue_name=QUEUE,
