@@ -33,6 +33,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # aiosmtpd (the embedded sink) logs envelope addresses below WARNING.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             *_SHARED,

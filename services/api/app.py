@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Litestar
-from litestar.config.app import AppConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -49,9 +48,6 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
 
         handlers.append(DevMailController)
 
-    def _secure_headers(app_config: AppConfig) -> AppConfig:
-        return app_config
-
     return Litestar(
         route_handlers=handlers,
         state=State({"context": context, "dev_mail_dir": dev_mail_dir}),
@@ -82,6 +78,5 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
             ),
             security=[{"bearer": []}, {"apiKey": []}],
         ),
-        on_app_init=[_secure_headers],
         debug=False,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -33,30 +33,46 @@ def on_domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
     return _body(exc.status_code, exc.message, **extra)
 
 
+def _invalid(fields: list[dict[str, str]]) -> Response[dict[str, Any]]:
+    for entry in fields:
+        # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
+        entry["message"] = entry["message"].removeprefix("Value error, ")
+    summary = "; ".join(
+        f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields
+    )
+    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+
+
 def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     if not errors:
         # Nothing field-level: the body itself could not be read (malformed JSON and the like).
         return _body(400, "The request body is not valid JSON or form data.")
-    fields = [
-        {"field": str(error.get("key", "")), "message": str(error.get("message", ""))}
-        for error in errors
-        if isinstance(error, dict)
-    ]
-    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+    if any(isinstance(e, dict) and e.get("message") == "'data'" for e in errors):
+        # Litestar reports a missing body as the bare key "'data'".
+        return _body(400, "The request body is empty: send a JSON object.")
+    return _invalid(
+        [
+            {"field": str(error.get("key", "")), "message": str(error.get("message", ""))}
+            for error in errors
+            if isinstance(error, dict)
+        ]
+    )
 
 
 def on_pydantic_error(_: Request, exc: ValidationError) -> Response[dict[str, Any]]:
-    fields = [
-        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-        for error in exc.errors()
-    ]
-    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+    return _invalid(
+        [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+    )
 
 
 def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(exc.__cause__, SerializationException):
+        # Litestar passes on the parser's bare words ("Input data was truncated"): say what.
+        return _body(400, f"The request body is not valid JSON or form data: {exc.detail}")
     return _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
 
 
