@@ -37,3 +37,20 @@ class ManualClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+class SwitchableClock(ManualClock):
+    """Manual until `go_live()`, then the system time. The embedded demo writes weeks of
+    history on the manual clock, then keeps running in real time."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self._live = False
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) if self._live else self._now
+
+    def go_live(self) -> None:
+        with self._lock:
+            self._live = True

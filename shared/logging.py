@@ -33,8 +33,10 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiosmtpd (the embedded sink) logs envelope addresses below WARNING.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # These log envelope addresses (aiosmtpd, the embedded sink) or full URLs, which can
+    # carry survey tokens (httpx), below WARNING.
+    for noisy in ("mail.log", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             *_SHARED,

@@ -78,5 +78,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
             ),
             security=[{"bearer": []}, {"apiKey": []}],
         ),
+        # Logging is ours (shared.logging): JSON lines without personal details.
+        logging_config=None,
         debug=False,
     )
