@@ -11,6 +11,7 @@ from litestar import Litestar
 
 from services.api.app import create_app
 from services.api.context import ApiContext
+from services.worker.actors import QUEUE
 from services.worker.broker import BrokerPublisher, create_broker
 from services.worker.relay import RelayThread
 from services.worker.runtime import Runtime, install
@@ -19,6 +20,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import Database, create_database
 from shared.email.smtp import SmtpMailer
 from shared.notifications.delivery import Mailer
+from shared.outbox import Publisher, relay, unpublished_count
 from shared.settings import Settings
 
 
@@ -65,6 +67,19 @@ class Stack:
     def api(self, *, dev_mail_dir: str | None = None) -> Litestar:
         context = ApiContext(settings=self.settings, db=self.db, clock=self.clock, relay=self.relay)
         return create_app(context, dev_mail_dir=dev_mail_dir)
+
+    def settle(self, publisher: Publisher | None = None, *, rounds: int = 20) -> None:
+        """Publish the outbox and wait until the in-process workers have done everything it
+        caused: how the demo's seeding and the tests drive the loop without sleeping."""
+        publisher = publisher or self.publisher
+        for _ in range(rounds):
+            relay(self.db, publisher, self.clock)
+            self.broker.join(QUEUE, timeout=30_000)
+            for worker in self.workers:
+                worker.join()
+            if unpublished_count(self.db) == 0:
+                return
+        raise RuntimeError("the loop did not settle")
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -33,7 +33,6 @@ from litestar.testing import TestClient
 from sqlmodel import col, func, select
 
 from services.bootstrap import Stack, build_stack, smtp_mailer
-from services.worker.actors import QUEUE
 from services.worker.scheduler import tick
 from shared.clock import ManualClock, SwitchableClock
 from shared.email.sink import MailSink
@@ -46,7 +45,6 @@ from shared.models import (
     NudgeStatus,
     Response,
 )
-from shared.outbox import relay, unpublished_count
 from shared.settings import Settings
 
 DEMO_DATABASE = Path("var/demo.db")
@@ -184,22 +182,10 @@ class DemoSeed:
 # -- driving the loop -------------------------------------------------------------------------
 
 
-def settle(stack: Stack, *, rounds: int = 20) -> None:
-    """Publish the outbox and wait until the workers have done everything it caused."""
-    for _ in range(rounds):
-        relay(stack.db, stack.publisher, stack.clock)
-        stack.broker.join(QUEUE, timeout=30_000)
-        for worker in stack.workers:
-            worker.join()
-        if unpublished_count(stack.db) == 0:
-            return
-    raise RuntimeError("the loop did not settle")
-
-
 def _tick(stack: Stack) -> None:
-    settle(stack)
+    stack.settle()
     tick(stack.db, stack.clock, stack.publisher)
-    settle(stack)
+    stack.settle()
 
 
 def _next_due(stack: Stack) -> datetime | None:
@@ -368,7 +354,7 @@ def seed_demo(stack: Stack, clock: ManualClock, sink: MailSink, *, present: date
                         headers=as_scheduler,
                     )
                 )
-        settle(stack)
+        stack.settle()
 
         seed = DemoSeed(
             practice_id=signed_up["practice_id"],
@@ -392,7 +378,7 @@ def seed_demo(stack: Stack, clock: ManualClock, sink: MailSink, *, present: date
             else:
                 _answer(http, sink, client, client.answers[week], base_url)
                 seed.answers += 1
-            settle(stack)
+            stack.settle()
         advance_to(stack, clock, present)
 
         live = next(client for client in CLIENTS if client.reference == LIVE_CLIENT)

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 
 from services.bootstrap import Stack
-from services.worker.actors import QUEUE
 from services.worker.scheduler import TickReport, tick
 from shared.email.sink import MailSink
-from shared.outbox import Publisher, relay, unpublished_count
+from shared.outbox import Publisher
 
 
 class TwicePublisher:
@@ -24,17 +23,8 @@ class TwicePublisher:
         self.inner.publish(actor, args)
 
 
-def settle(stack: Stack, publisher: Publisher | None = None, *, rounds: int = 20) -> None:
-    """Relay and join until nothing is left to publish and every queue is empty."""
-    publisher = publisher or stack.publisher
-    for _ in range(rounds):
-        relay(stack.db, publisher, stack.clock)
-        stack.broker.join(QUEUE, timeout=30_000)
-        for worker in stack.workers:
-            worker.join()
-        if unpublished_count(stack.db) == 0:
-            return
-    raise AssertionError("the loop did not settle")
+def settle(stack: Stack, publisher: Publisher | None = None) -> None:
+    stack.settle(publisher)
 
 
 def tick_and_settle(stack: Stack, publisher: Publisher | None = None) -> TickReport:

@@ -4,6 +4,7 @@ follow every link in an email."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -36,6 +37,40 @@ def _problem(error: DomainError) -> Template:
     return _page("message.html", status=error.status_code, title="This link", message=error.message)
 
 
+def _survey_page(
+    context: ApiContext,
+    token: str,
+    chosen_from: Mapping[str, Any],
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> Template:
+    """The survey form, with answers pre-selected from a query string (the email's one-click
+    buttons) or from a refused submission, so the client only fixes what was missing."""
+    now = context.clock.now()
+    try:
+        with context.db.transaction() as session:
+            link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
+        with context.db.transaction(link.practice_id) as session:
+            form = responses.survey_form(session, link.subject_id, now=now)
+    except DomainError as problem:
+        return _problem(problem)
+    valid = {str(value) for value in SCALE_LABELS}
+    chosen = {
+        item.key: int(chosen_from[item.key])
+        for item in form.items
+        if str(chosen_from.get(item.key, "")) in valid
+    }
+    return _page(
+        "survey.html",
+        status=status,
+        form=form,
+        chosen=chosen,
+        labels=SCALE_LABELS,
+        error=error,
+    )
+
+
 class SurveyPageController(Controller):
     path = "/"
     include_in_schema = True
@@ -45,20 +80,7 @@ class SurveyPageController(Controller):
     @get("/s/{token:str}", sync_to_thread=True)
     def survey(self, token: str, request: Request, context: ApiContext) -> Template:
         """The survey page. A `?<item>=<1-5>` query pre-selects an answer; nothing is stored."""
-        try:
-            now = context.clock.now()
-            with context.transaction() as session:
-                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
-            with context.db.transaction(link.practice_id) as session:
-                form = responses.survey_form(session, link.subject_id, now=now)
-        except DomainError as error:
-            return _problem(error)
-        chosen = {
-            item.key: int(request.query_params[item.key])
-            for item in form.items
-            if request.query_params.get(item.key, "") in {str(v) for v in SCALE_LABELS}
-        }
-        return _page("survey.html", form=form, chosen=chosen, labels=SCALE_LABELS, error=None)
+        return _survey_page(context, token, request.query_params)
 
     @post("/s/{token:str}", sync_to_thread=True, status_code=200)
     def submit(
@@ -88,7 +110,7 @@ class SurveyPageController(Controller):
             if context.relay is not None:
                 context.relay.wake()
         except Invalid as error:
-            return self._again(context, token, data, error)
+            return _survey_page(context, token, data, status=error.status_code, error=error.message)
         except DomainError as error:
             return _problem(error)
         return _page(
@@ -98,33 +120,6 @@ class SurveyPageController(Controller):
                 "Your answers were saved. They help your therapist make sessions work for you."
             ),
         )
-
-    def _again(
-        self, context: ApiContext, token: str, data: dict[str, Any], error: Invalid
-    ) -> Template:
-        """Show the form again with what the client chose and what is missing."""
-        now = context.clock.now()
-        try:
-            with context.transaction() as session:
-                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
-            with context.db.transaction(link.practice_id) as session:
-                form = responses.survey_form(session, link.subject_id, now=now)
-        except DomainError as problem:
-            return _problem(problem)
-        chosen = {
-            item.key: int(data[item.key])
-            for item in form.items
-            if str(data.get(item.key, "")) in {str(v) for v in SCALE_LABELS}
-        }
-        page = _page(
-            "survey.html",
-            status=error.status_code,
-            form=form,
-            chosen=chosen,
-            labels=SCALE_LABELS,
-            error=error.message,
-        )
-        return page
 
     @get("/u/{token:str}", sync_to_thread=True)
     def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
