@@ -22,6 +22,11 @@ from services.api.routes.alerts import AlertController
 from services.api.routes.api_keys import ApiKeyController
 from services.api.routes.appointments import AppointmentController
 from services.api.routes.clients import ClientController
+from services.api.routes.email_choices import (
+    NotificationController,
+    NudgePreferenceController,
+    OptOutController,
+)
 from services.api.routes.health import HealthController
 from services.api.routes.practices import PracticeController
 from services.api.routes.settings import SettingsController
@@ -42,8 +47,14 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         SettingsController,
         SurveyPageController,
         HealthController,
+        NotificationController,
+        OptOutController,
+        NudgePreferenceController,
     ]
     if dev_mail_dir is not None:
+        if not context.settings.embedded:
+            # The page shows every email with its live links: never in production mode.
+            raise ValueError("the dev mail page exists only in the embedded mode")
         from services.api.routes.dev_mail import DevMailController
 
         handlers.append(DevMailController)

@@ -58,6 +58,27 @@ class NudgeEmail:
 
 
 @dataclass(frozen=True)
+class DigestEntry:
+    """One appointment of the day: the same few facts a nudge gives, and no more."""
+
+    client_reference: str  # pseudonymous
+    appointment_time: str  # in the clinician's time zone
+    points: tuple[NudgePoint, ...]
+    alert_url: str
+
+
+@dataclass(frozen=True)
+class DigestEmail:
+    to_address: str
+    sender: Sender
+    subject: str
+    clinician_name: str
+    day: str  # e.g. "Tuesday 3 March", the clinician's local date
+    entries: tuple[DigestEntry, ...]
+    dashboard_url: str
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str

@@ -2,6 +2,7 @@
 
 from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
 from shared.models.appointment import Appointment, AppointmentStatus
+from shared.models.contact import NudgeDelivery, NudgeDigest, NudgePreference, OptOutChange
 from shared.models.delivery import (
     Notification,
     NotificationKind,
@@ -35,7 +36,11 @@ __all__ = [
     "NotificationKind",
     "NotificationStatus",
     "Nudge",
+    "NudgeDelivery",
+    "NudgeDigest",
+    "NudgePreference",
     "NudgeStatus",
+    "OptOutChange",
     "OutboxEvent",
     "Practice",
     "PracticeSettingsVersion",

@@ -37,6 +37,8 @@ class OutboxEvent(SQLModel, table=True):
 class NotificationKind(StrEnum):
     SURVEY = "survey"
     NUDGE = "nudge"
+    SURVEY_REMINDER = "survey_reminder"
+    DIGEST = "digest"
 
 
 class NotificationStatus(StrEnum):
@@ -44,6 +46,7 @@ class NotificationStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # nothing left to say by send time (answered, opted out, ...)
 
 
 class Notification(SQLModel, table=True):

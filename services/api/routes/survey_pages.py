@@ -15,7 +15,7 @@ from litestar.response import Template
 from services.api.context import ApiContext
 from shared.errors import DomainError, Invalid
 from shared.models import TokenPurpose
-from shared.survey import responses
+from shared.survey import opt_out, responses
 from shared.survey.items import SCALE_LABELS
 
 TOKEN_PAGE_HEADERS = {
@@ -141,7 +141,7 @@ class SurveyPageController(Controller):
             with context.transaction() as session:
                 link = responses.resolve_link(session, token, TokenPurpose.UNSUBSCRIBE, now=now)
             with context.db.transaction(link.practice_id) as session:
-                responses.opt_out(session, link.subject_id, now=now)
+                opt_out.opt_out(session, link.subject_id, now=now)
         except DomainError as error:
             return _problem(error)
         return _page(
