@@ -4,9 +4,11 @@ only by the owner, with a reason), and a clinician's choice of nudge or morning 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post, put
+from litestar.params import Parameter
 from pydantic import Field
 
 from services.api.auth import people_only
@@ -48,7 +50,7 @@ class NotificationController(Controller):
         context: ApiContext,
         status: NotificationStatus | None = None,
         kind: NotificationKind | None = None,
-        limit: int = Field(default=100, ge=1, le=500),
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> list[NotificationOut]:
         """The practice's emails, newest first (owner only): status, attempts, Message-ID,
         and the reason of a failure."""
