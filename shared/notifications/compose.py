@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from uuid import UUID
@@ -266,6 +267,12 @@ def compose(
         to_address, nudge = _nudge_email(session, notification, config, now)
         rendered, sender = render_nudge(nudge), nudge.sender
     domain = config.mail_from_address.rsplit("@", 1)[-1]
+    if notification.kind is NotificationKind.SURVEY_REMINDER:
+        # Threads the reminder under the invitation it follows up, in the client's inbox.
+        original = make_message_id(f"survey:{notification.subject_id}", domain)
+        rendered = replace(
+            rendered, headers={**rendered.headers, "In-Reply-To": original, "References": original}
+        )
     return build_message(
         rendered,
         sender=sender,

@@ -45,7 +45,8 @@ def count(stack: Stack, model: type, *where: Any) -> int:
 
 def invitations(stack: Stack) -> list[Invitation]:
     with stack.db.transaction() as session:
-        found = session.exec(select(Invitation).order_by(Invitation.created_at)).all()
+        # In send order: two invitations can be created at the same (test) moment.
+        found = session.exec(select(Invitation).order_by(Invitation.send_at)).all()
         return [Invitation.model_validate(row) for row in found]
 
 
@@ -246,6 +247,9 @@ def test_the_one_reminder_goes_once_gently_and_never_after_an_answer(
     reminder = emails[2]
     assert "gentle reminder" in body(reminder, "plain")
     assert reminder["Message-ID"] not in (first["Message-ID"], second["Message-ID"])
+    # Threaded under the invitation it follows up.
+    assert reminder["In-Reply-To"] == first["Message-ID"]
+    assert reminder["References"] == first["Message-ID"]
     # It answers the first session's survey, whose link in the first email works as well.
     assert http.post(survey_path(reminder), data=ANSWERS).status_code == 200
     assert http.post(survey_path(first), data=ANSWERS).status_code == 409
