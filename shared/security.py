@@ -39,3 +39,15 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
         return _passwords.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def csrf_token_for(session_token: str, secret_key: str) -> str:
+    """The anti-forgery token that goes with a session: derived, not stored (signed double
+    submit). A page on another site can make the browser send the cookie, never this header."""
+    return hmac.new(
+        secret_key.encode(), f"csrf:{session_token}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def csrf_token_matches(session_token: str, secret_key: str, sent: str) -> bool:
+    return hmac.compare_digest(csrf_token_for(session_token, secret_key), sent)

@@ -13,7 +13,12 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.email.content import NudgeEmail, RenderedEmail, SurveyInvitationEmail
+from shared.email.content import (
+    AccountLinkEmail,
+    NudgeEmail,
+    RenderedEmail,
+    SurveyInvitationEmail,
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -61,7 +66,15 @@ def render_nudge(email: NudgeEmail) -> RenderedEmail:
     return _render("nudge", email)
 
 
-def _render(name: str, email: SurveyInvitationEmail | NudgeEmail) -> RenderedEmail:
+def render_account_link(email: AccountLinkEmail, template: str) -> RenderedEmail:
+    """`template` is "password_reset" or "clinician_invitation"."""
+    _check_urls([email.action_url])
+    return _render(template, email)
+
+
+def _render(
+    name: str, email: SurveyInvitationEmail | NudgeEmail | AccountLinkEmail
+) -> RenderedEmail:
     # Subjects are chosen by the practice; a line break there would end up as a header break.
     subject = " ".join(email.subject.split())
     context: dict[str, Any] = {"email": email, "subject": subject}

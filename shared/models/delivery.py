@@ -37,6 +37,8 @@ class OutboxEvent(SQLModel, table=True):
 class NotificationKind(StrEnum):
     SURVEY = "survey"
     NUDGE = "nudge"
+    PASSWORD_RESET = "password_reset"
+    CLINICIAN_INVITATION = "clinician_invitation"
 
 
 class NotificationStatus(StrEnum):
