@@ -17,6 +17,7 @@ from services.api.auth import TokenAuthenticationMiddleware, api_keys_where_allo
 from services.api.context import ApiContext, provide_context, provide_principal
 from services.api.errors import EXCEPTION_HANDLERS
 from services.api.observability import request_logging
+from services.api.openapi_types import TimeOfDaySchema
 from services.api.rate_limit import build_rate_limiter, rate_limited
 from services.api.routes.account_pages import AccountPageController
 from services.api.routes.accounts import AccountController, AuthController
@@ -62,6 +63,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
             }
         ),
         guards=[api_keys_where_allowed, rate_limited],
+        plugins=[TimeOfDaySchema()],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
