@@ -15,7 +15,7 @@ from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.logging import configure_logging
-from shared.models import AccountLink
+from shared.models import AccountLink, ApiKey
 from shared.security import hash_token
 from tests.support.loop import addressed_to, body, links
 from tests.support.practice import PracticeFixture, create_practice
@@ -299,3 +299,35 @@ def test_hsts_when_served_over_https(stack: Stack) -> None:
     with TestClient(app) as client:
         response = client.get("/health")
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_an_api_key_is_shown_once_stored_hashed_tracked_and_revocable(
+    stack: Stack, http: httpx.Client, clock: ManualClock, practice: PracticeFixture
+) -> None:
+    created = http.post("/api/v1/api-keys", json={"name": "EHR"}, headers=practice.as_owner())
+    assert created.status_code == 201
+    raw = created.json()["key"]
+    key_id = created.json()["id"]
+    listed = http.get("/api/v1/api-keys", headers=practice.as_owner()).json()
+    assert all("key" not in k for k in listed)
+    assert raw not in http.get("/api/v1/api-keys", headers=practice.as_owner()).text
+    with stack.db.transaction() as session:
+        stored = session.exec(select(ApiKey).where(ApiKey.name == "EHR")).one()
+    assert stored.key_hash == hash_token(raw) and stored.last_used_at is None
+
+    clock.advance(timedelta(minutes=5))
+    assert http.get("/api/v1/clients", headers={"X-API-Key": raw}).status_code == 200
+    used = next(
+        k
+        for k in http.get("/api/v1/api-keys", headers=practice.as_owner()).json()
+        if k["id"] == key_id
+    )
+    assert used["last_used_at"] == clock.now().isoformat().replace("+00:00", "Z")
+
+    # Only the owner manages keys; a key cannot manage keys either.
+    assert http.get("/api/v1/api-keys", headers=practice.as_clinician()).status_code == 403
+    assert http.get("/api/v1/api-keys", headers={"X-API-Key": raw}).status_code == 403
+    revoked = http.delete(f"/api/v1/api-keys/{key_id}", headers=practice.as_owner())
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert http.get("/api/v1/clients", headers={"X-API-Key": raw}).status_code == 401
+    assert http.get("/api/v1/clients", headers=practice.as_scheduler()).status_code == 200
