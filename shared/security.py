@@ -1,4 +1,9 @@
-"""Secrets that travel by link or header: generated from `secrets`, stored as SHA-256."""
+"""Secrets that travel by link or header: generated from `secrets`, stored as SHA-256.
+
+A presented token is found by looking up its digest. That lookup compares digests, not
+tokens: how long it takes can only tell about a digest's prefix, which gives no way to build
+a token that has it. Where a stored digest is compared in Python, it is with
+`hmac.compare_digest` (`same_hash`, `csrf_token_matches`)."""
 
 from __future__ import annotations
 
