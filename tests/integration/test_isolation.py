@@ -31,7 +31,7 @@ REFUSED = {401, 403, 404, 405}
 LOW = {"honest": "1", "disagree": "2", "respected": "1", "input": "2", "pace": "1"}
 # What an allowed request may still write: an API key's coarse last-used time, and an audit
 # trail of who tried what (issue 5's audit log, if present) is meant to grow.
-MAY_CHANGE = {"api_key": {"last_used_at"}, "audit_event": {"*"}, "audit_log": {"*"}}
+MAY_CHANGE = {"api_key": {"last_used_at"}, "audit*": {"*"}}
 
 
 @dataclass
@@ -132,7 +132,10 @@ def _check(attempts: list[Attempt], victim: Victim) -> None:
             problems.append(f"{attempt.method} {attempt.path}: body shows {leaked}")
         if attempt.aimed and attempt.status not in REFUSED:
             problems.append(f"{attempt.method} {attempt.path}: {attempt.status}")
-        if attempt.status >= 500 or attempt.status in (400, 422):
+        if attempt.status >= 500:
+            problems.append(f"{attempt.method} {attempt.path}: {attempt.status}")
+        if attempt.aimed and attempt.status in (400, 422):
+            # Refused for its shape, the request never reached the ownership check.
             problems.append(f"{attempt.method} {attempt.path}: {attempt.status} (bad request?)")
     assert not problems, "\n".join(problems)
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fnmatch import fnmatch
 from typing import Any
 
 from litestar import Litestar
@@ -162,13 +163,14 @@ def victim_ids(
 
 def snapshot(engine: Engine, *, ignore: dict[str, set[str]]) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (not only ours: a table another branch adds is included),
-    minus columns an allowed request may touch (`ignore`: table -> columns; "*" = all)."""
+    minus columns an allowed request may touch (`ignore`: table name or glob -> columns,
+    "*" for the whole table)."""
     metadata = MetaData()
     metadata.reflect(engine)
     rows: dict[str, list[tuple[Any, ...]]] = {}
     with engine.connect() as connection:
         for name in sorted(inspect(engine).get_table_names()):
-            skip = ignore.get(name, set())
+            skip = {c for pattern, cs in ignore.items() if fnmatch(name, pattern) for c in cs}
             if "*" in skip:
                 continue
             table = metadata.tables[name]
