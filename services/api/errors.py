@@ -73,7 +73,10 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]
     if isinstance(exc.__cause__, SerializationException):
         # Litestar passes on the parser's bare words ("Input data was truncated"): say what.
         return _body(400, f"The request body is not valid JSON or form data: {exc.detail}")
-    return _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    response = _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    # e.g. Retry-After on a 429: the client needs it to know when to come back.
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def on_database_unavailable(_: Request, exc: Exception) -> Response[dict[str, Any]]:

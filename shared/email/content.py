@@ -84,3 +84,16 @@ class RenderedEmail:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountLinkEmail:
+    """A password reset or a clinician's invitation: a link to set a password, nothing more."""
+
+    to_address: str
+    sender: Sender
+    subject: str
+    person_name: str
+    practice_name: str
+    action_url: str  # GET shows a form; only its POST uses the link up
+    valid_for: str  # e.g. "1 hour", "7 days"

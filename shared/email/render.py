@@ -17,7 +17,13 @@ from urllib.parse import urlsplit
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.email.content import DigestEmail, NudgeEmail, RenderedEmail, SurveyInvitationEmail
+from shared.email.content import (
+    AccountLinkEmail,
+    DigestEmail,
+    NudgeEmail,
+    RenderedEmail,
+    SurveyInvitationEmail,
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -77,6 +83,12 @@ def render_digest(email: DigestEmail) -> RenderedEmail:
     return _render("digest", email)
 
 
+def render_account_link(email: AccountLinkEmail, template: str) -> RenderedEmail:
+    """`template` is "password_reset" or "clinician_invitation"."""
+    _check_urls([email.action_url])
+    return _render(template, email)
+
+
 def email_names() -> list[str]:
     """Every email the templates folder holds (each a .txt and .html pair)."""
     return sorted(
@@ -100,7 +112,9 @@ def render_template(name: str, subject: str, context: dict[str, Any]) -> Rendere
     )
 
 
-def _render(name: str, email: SurveyInvitationEmail | NudgeEmail | DigestEmail) -> RenderedEmail:
+def _render(
+    name: str, email: SurveyInvitationEmail | NudgeEmail | DigestEmail | AccountLinkEmail
+) -> RenderedEmail:
     return render_template(name, email.subject, {"email": email})
 
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata (and alembic) sees them all."""
 
+from shared.models.account_link import AccountLink, AccountLinkPurpose
 from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
 from shared.models.appointment import Appointment, AppointmentStatus
 from shared.models.contact import NudgeDelivery, NudgeDigest, NudgePreference, OptOutChange
@@ -22,6 +23,8 @@ from shared.models.survey import (
 __all__ = [
     "AccessToken",
     "Account",
+    "AccountLink",
+    "AccountLinkPurpose",
     "Alert",
     "AlertStatus",
     "ApiKey",

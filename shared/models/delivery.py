@@ -39,6 +39,8 @@ class NotificationKind(StrEnum):
     NUDGE = "nudge"
     SURVEY_REMINDER = "survey_reminder"
     DIGEST = "digest"
+    PASSWORD_RESET = "password_reset"
+    CLINICIAN_INVITATION = "clinician_invitation"
 
 
 class NotificationStatus(StrEnum):

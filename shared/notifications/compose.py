@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from shared.accounts.links import mint_token
 from shared.alerts.explain import nudge_points
 from shared.email.content import (
+    AccountLinkEmail,
     DigestEmail,
     DigestEntry,
     NudgeEmail,
@@ -22,11 +24,17 @@ from shared.email.content import (
     SurveyInvitationEmail,
 )
 from shared.email.message import build_message, make_message_id
-from shared.email.render import render_digest, render_nudge, render_survey_invitation
+from shared.email.render import (
+    render_account_link,
+    render_digest,
+    render_nudge,
+    render_survey_invitation,
+)
 from shared.errors import NotFound
 from shared.models import (
     AccessToken,
     Account,
+    AccountLink,
     Alert,
     AlertStatus,
     Appointment,
@@ -39,6 +47,7 @@ from shared.models import (
     Nudge,
     NudgeDigest,
     NudgeStatus,
+    Practice,
     TokenPurpose,
 )
 from shared.practice.service import current_settings
@@ -49,6 +58,11 @@ from shared.survey.items import BUILT_IN_ITEMS, SCALE_LABELS
 from shared.survey.moves import MOVE_ADVICE, MOVE_TITLES
 
 UNSUBSCRIBE_LIFETIME = timedelta(days=365)
+# Where each emailed account link leads: a page whose GET shows a form and whose POST uses it.
+ACCOUNT_LINK_PAGES = {
+    NotificationKind.PASSWORD_RESET: ("account/reset", "Choose a new password for Attune"),
+    NotificationKind.CLINICIAN_INVITATION: ("account/join", "Set up your Attune account"),
+}
 
 
 class NothingToSend(Exception):
@@ -249,6 +263,32 @@ def _digest_email(
     )
 
 
+def _account_link_email(
+    session: Session, notification: Notification, config: Settings, now: datetime
+) -> AccountLinkEmail:
+    link = session.get(AccountLink, notification.subject_id)
+    account = session.get(Account, link.account_id) if link else None
+    practice = session.get(Practice, link.practice_id) if link else None
+    if link is None or account is None or practice is None:
+        raise NotFound("account link is gone")
+    if link.used_at is not None or link.expires_at <= now:
+        raise NotFound("account link was used or has expired")
+    page, subject = ACCOUNT_LINK_PAGES[notification.kind]
+    valid = link.expires_at - now
+    hours = max(1, round(valid.total_seconds() / 3600))
+    valid_for = f"{hours} hour{'s' * (hours != 1)}" if hours < 48 else f"{round(hours / 24)} days"
+    settings = current_settings(session, link.practice_id).settings
+    return AccountLinkEmail(
+        to_address=account.email,
+        sender=_sender(settings, config),
+        subject=subject,
+        person_name=account.name,
+        practice_name=practice.name,
+        action_url=f"{config.base_url.rstrip('/')}/{page}/{mint_token(link)}",
+        valid_for=valid_for,
+    )
+
+
 def compose(
     session: Session, notification: Notification, config: Settings, *, now: datetime
 ) -> EmailMessage:
@@ -263,6 +303,10 @@ def compose(
     elif notification.kind is NotificationKind.DIGEST:
         to_address, digest = _digest_email(session, notification, config, now)
         rendered, sender = render_digest(digest), digest.sender
+    elif notification.kind in ACCOUNT_LINK_PAGES:
+        account_link = _account_link_email(session, notification, config, now)
+        rendered = render_account_link(account_link, notification.kind.value)
+        to_address, sender = account_link.to_address, account_link.sender
     else:
         to_address, nudge = _nudge_email(session, notification, config, now)
         rendered, sender = render_nudge(nudge), nudge.sender

@@ -75,7 +75,7 @@ class SurveyPageController(Controller):
     path = "/"
     include_in_schema = True
     tags = ["client pages"]
-    opt = {"public": True}
+    opt = {"public": True, "rate_limit": "survey"}
 
     @get("/s/{token:str}", sync_to_thread=True)
     def survey(self, token: str, request: Request, context: ApiContext) -> Template:
