@@ -38,8 +38,8 @@ def _load_history(session: Session, client: Client) -> ClientHistory:
 def _as_history(row: ClientHistory) -> History:
     return History(
         answered=row.answered,
-        mean=row.mean,
-        m2=row.m2,
+        total=row.total,
+        total_sq=row.total_sq,
         last_mean=row.last_mean,
         decline_streak=row.decline_streak,
         unanswered_streak=row.unanswered_streak,
@@ -48,8 +48,8 @@ def _as_history(row: ClientHistory) -> History:
 
 def _store_history(row: ClientHistory, history: History) -> None:
     row.answered = history.answered
-    row.mean = history.mean
-    row.m2 = history.m2
+    row.total = history.total
+    row.total_sq = history.total_sq
     row.last_mean = history.last_mean
     row.decline_streak = history.decline_streak
     row.unanswered_streak = history.unanswered_streak

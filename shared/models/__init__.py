@@ -1,6 +1,13 @@
 """Every table, imported in one place so metadata (and alembic) sees them all."""
 
-from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
+from shared.models.alert import (
+    Alert,
+    AlertStatus,
+    ClientHistory,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
+)
 from shared.models.appointment import Appointment, AppointmentStatus
 from shared.models.delivery import (
     Notification,
@@ -39,6 +46,7 @@ __all__ = [
     "OutboxEvent",
     "Practice",
     "PracticeSettingsVersion",
+    "RepairOutcome",
     "Response",
     "Role",
     "TokenPurpose",
