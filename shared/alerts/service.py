@@ -15,7 +15,6 @@ from shared.detection import Answer, Finding, History, evaluate_answer, evaluate
 from shared.errors import NotFound
 from shared.models import Alert, AlertStatus, Client, ClientHistory, Invitation, Response
 from shared.practice.service import current_settings
-from shared.survey.items import BUILT_IN_ITEMS
 
 
 def _load_history(session: Session, client: Client) -> ClientHistory:
@@ -103,13 +102,12 @@ def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> 
     client = session.get(Client, response.client_id)
     assert client is not None
     current = current_settings(session, response.practice_id)
-    items = {**BUILT_IN_ITEMS, **{item.key: item for item in current.settings.custom_items}}
     row = _load_history(session, client)
     findings, history = evaluate_answer(
         _as_history(row),
         Answer(scores=response.scores, asked_to_talk=response.asked_to_talk),
         current.settings.rules,
-        list(items.values()),
+        current.settings.known_items,
     )
     _store_history(row, history)
     if not findings:

@@ -150,5 +150,11 @@ class PracticeSettings(_Strict):
         return [BUILT_IN_ITEMS[key] for key in self.item_keys] + list(self.custom_items)
 
     @property
+    def known_items(self) -> list[SurveyItem]:
+        """Every item an answer may hold: the whole built-in bank (an older answer may use an
+        item the practice has since dropped) plus the practice's own."""
+        return [*BUILT_IN_ITEMS.values(), *self.custom_items]
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

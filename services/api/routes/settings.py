@@ -4,14 +4,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, put
+from litestar import Controller, get, post, put
+from pydantic import Field
 
 from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
-from services.api.schemas import Out
+from services.api.schemas import Body, Out
 from shared.access import Principal
+from shared.detection.replay import AlertCounts
 from shared.practice import service as practices
-from shared.practice.settings import PracticeSettings
+from shared.practice.preview import MAX_PREVIEW_DAYS, preview_settings
+from shared.practice.settings import DipRules, PracticeSettings
 
 
 class SettingsOut(Out):
@@ -24,6 +27,43 @@ class SettingsVersionOut(Out):
     body: dict[str, Any]
     created_by: UUID | None
     created_at: datetime
+
+
+class PreviewIn(Body):
+    settings: PracticeSettings
+    days: int = Field(default=30, ge=1, le=MAX_PREVIEW_DAYS)
+
+
+class AlertCountsOut(Out):
+    alerts: int
+    by_rule: dict[str, int]
+
+    @classmethod
+    def of(cls, counts: AlertCounts) -> AlertCountsOut:
+        return cls(
+            alerts=counts.alerts,
+            by_rule={rule: counts.by_rule[rule] for rule in DipRules.model_fields},
+        )
+
+
+class ClinicianPreviewOut(Out):
+    clinician_id: UUID
+    name: str
+    current: int
+    candidate: int
+
+
+class PreviewOut(Out):
+    days: int
+    window_start: datetime
+    window_end: datetime
+    answers: int
+    silences: int
+    raised: int
+    current_version: int
+    current: AlertCountsOut
+    candidate: AlertCountsOut
+    by_clinician: list[ClinicianPreviewOut]
 
 
 class SettingsController(Controller):
@@ -53,3 +93,21 @@ class SettingsController(Controller):
                 SettingsVersionOut.model_validate(v)
                 for v in practices.settings_history(session, principal)
             ]
+
+    @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)
+    def preview(self, data: PreviewIn, principal: Principal, context: ApiContext) -> PreviewOut:
+        """How many alerts the current and the candidate settings would have raised over the
+        practice's last N days of answers, per rule and per clinician. Saves nothing and
+        sends nothing."""
+        with context.transaction(principal) as session:
+            preview = preview_settings(
+                session, principal, data.settings, days=data.days, now=context.clock.now()
+            )
+            return PreviewOut.model_validate(
+                {
+                    **vars(preview),
+                    "current": AlertCountsOut.of(preview.current),
+                    "candidate": AlertCountsOut.of(preview.candidate),
+                    "by_clinician": [vars(row) for row in preview.by_clinician],
+                }
+            )
