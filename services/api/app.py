@@ -22,6 +22,7 @@ from services.api.routes.alerts import AlertController
 from services.api.routes.api_keys import ApiKeyController
 from services.api.routes.appointments import AppointmentController
 from services.api.routes.clients import ClientController
+from services.api.routes.figures import FiguresController
 from services.api.routes.health import HealthController
 from services.api.routes.practices import PracticeController
 from services.api.routes.settings import SettingsController
@@ -40,6 +41,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         AppointmentController,
         AlertController,
         SettingsController,
+        FiguresController,
         SurveyPageController,
         HealthController,
     ]
