@@ -26,6 +26,7 @@ class SettingsVersionOut(Out):
     version: int
     body: dict[str, Any]
     created_by: UUID | None
+    created_by_name: str | None
     created_at: datetime
 
 
@@ -81,7 +82,8 @@ class SettingsController(Controller):
     def replace(
         self, data: PracticeSettings, principal: Principal, context: ApiContext
     ) -> SettingsOut:
-        """Replace the practice's settings; the previous version is kept in the history."""
+        """Replace the practice's settings; the previous version is kept in the history.
+        Saving the same settings again changes nothing."""
         with context.transaction(principal) as session:
             current = practices.update_settings(session, principal, data, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
@@ -90,8 +92,14 @@ class SettingsController(Controller):
     def history(self, principal: Principal, context: ApiContext) -> list[SettingsVersionOut]:
         with context.transaction(principal) as session:
             return [
-                SettingsVersionOut.model_validate(v)
-                for v in practices.settings_history(session, principal)
+                SettingsVersionOut(
+                    version=change.version.version,
+                    body=change.version.body,
+                    created_by=change.version.created_by,
+                    created_by_name=change.author_name,
+                    created_at=change.version.created_at,
+                )
+                for change in practices.settings_history(session, principal)
             ]
 
     @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)
