@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import fmean
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import event, inspect
 from sqlmodel import Session
@@ -38,19 +38,17 @@ from shared.db.migrations import upgrade
 from shared.detection import History
 from shared.models import (
     Account,
-    Appointment,
-    AppointmentStatus,
     Client,
     ClientHistory,
-    Invitation,
-    InvitationStatus,
-    Response,
     Role,
 )
 from shared.practice.service import sign_up
 
+# The rows of a past session are built where the tests build them: one way to do it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.history import FIVE, session_rows, store
+
 START = datetime(2020, 1, 6, 9, tzinfo=UTC)
-FIVE = {"honest": 5, "disagree": 5, "respected": 5, "input": 5, "pace": 5}
 # The answers timed: mostly steady, now and then a dip that raises an alert, the same
 # sequence for both clients so they do the same work.
 PATTERN = [FIVE, FIVE | {"pace": 4}, FIVE, FIVE | {"honest": 2, "input": 3}, FIVE | {"input": 4}]
@@ -61,55 +59,6 @@ class Subject:
     practice_id: UUID
     client_id: UUID
     clinician_id: UUID
-
-
-def _answer_rows(
-    subject: Subject, at: datetime, scores: dict[str, int], *, evaluated: bool
-) -> tuple[Appointment, Invitation, Response]:
-    appointment = Appointment(
-        id=uuid4(),
-        practice_id=subject.practice_id,
-        client_id=subject.client_id,
-        clinician_id=subject.clinician_id,
-        starts_at=at - timedelta(hours=3),
-        ends_at=at - timedelta(hours=2),
-        status=AppointmentStatus.COMPLETED,
-        completed_at=at - timedelta(hours=2),
-        updated_at=at,
-    )
-    invitation = Invitation(
-        id=uuid4(),
-        practice_id=subject.practice_id,
-        appointment_id=appointment.id,
-        client_id=subject.client_id,
-        status=InvitationStatus.ANSWERED,
-        send_at=at - timedelta(hours=1),
-        sent_at=at - timedelta(hours=1),
-        expires_at=at + timedelta(days=3),
-        answered_at=at,
-        created_at=at - timedelta(hours=2),
-    )
-    response = Response(
-        id=uuid4(),
-        practice_id=subject.practice_id,
-        invitation_id=invitation.id,
-        client_id=subject.client_id,
-        clinician_id=subject.clinician_id,
-        appointment_id=appointment.id,
-        scores=scores,
-        mean=fmean(scores.values()),
-        submitted_at=at,
-        evaluated_at=at if evaluated else None,
-    )
-    return appointment, invitation, response
-
-
-def _insert(db: Database, practice_id: UUID, rows: list[tuple[Any, Any, Any]]) -> None:
-    for start in range(0, len(rows), 2000):
-        with db.transaction(practice_id) as session:
-            for kind in range(3):  # appointments, then invitations, then responses
-                session.add_all([row[kind] for row in rows[start : start + 2000]])
-                session.flush()
 
 
 def _client_with_history(db: Database, practice_id: UUID, prior: int) -> Subject:
@@ -136,10 +85,14 @@ def _client_with_history(db: Database, practice_id: UUID, prior: int) -> Subject
     history = History()
     rows = []
     for n in range(prior):
+        at = START + timedelta(hours=n)
         scores = FIVE | {"pace": 4 + n % 2, "input": 4 + n % 3 // 2}
-        rows.append(_answer_rows(subject, START + timedelta(hours=n), scores, evaluated=True))
+        past = session_rows(practice_id, client.id, clinician.id, at=at, scores=scores)
+        assert past.response is not None
+        past.response.evaluated_at = at  # as the worker left it
+        rows.append(past)
         history = history.with_answer(fmean(scores.values()))
-    _insert(db, practice_id, rows)
+    store(db, practice_id, rows)
     with db.transaction(practice_id) as session:
         session.add(
             ClientHistory(
@@ -172,15 +125,21 @@ def _counting_statements(db: Database) -> Iterator[list[int]]:
 def _time_answers(db: Database, subject: Subject, answers: int) -> tuple[list[float], float]:
     later = START + timedelta(days=3000)
     rows = [
-        _answer_rows(
-            subject, later + timedelta(hours=n), PATTERN[n % len(PATTERN)], evaluated=False
+        session_rows(
+            subject.practice_id,
+            subject.client_id,
+            subject.clinician_id,
+            at=later + timedelta(hours=n),
+            scores=PATTERN[n % len(PATTERN)],
         )
         for n in range(answers)
     ]
-    _insert(db, subject.practice_id, rows)
+    store(db, subject.practice_id, rows)
     timings: list[float] = []
     with _counting_statements(db) as statements:
-        for _, _, response in rows:
+        for past in rows:
+            response = past.response
+            assert response is not None
             began = time.perf_counter()
             with db.transaction(subject.practice_id) as session:
                 alerts.evaluate_response(session, response.id, now=response.submitted_at)

@@ -329,3 +329,29 @@ def test_held_is_a_yes_or_no(stack: Stack, http: httpx.Client) -> None:
     practice = create_practice(http)
     response = http.get("/api/v1/alerts", params={"held": "maybe"}, headers=practice.as_owner())
     assert error_fields(problem(response, 422)) == {"held"}
+
+
+def test_several_dips_before_one_appointment_make_one_nudge(
+    stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock
+) -> None:
+    practice = create_practice(http)
+    pid, client = UUID(practice.practice_id), UUID(practice.client["id"])
+    clinician = UUID(practice.clinician["id"])
+    booked = practice.book("visit-5", START + timedelta(days=10))
+    answered_session(stack.db, pid, client, clinician, at=START, scores=FIVE | {"pace": 1})
+    answered_session(
+        stack.db, pid, client, clinician, at=START + timedelta(days=3), scores=FIVE | {"honest": 2}
+    )
+    first, second = alerts_of(stack)
+    assert str(first.target_appointment_id) == str(second.target_appointment_id) == booked["id"]
+    [nudge] = nudges_of(stack)
+    assert str(nudge.appointment_id) == booked["id"]
+
+    clock.set(START + timedelta(days=9, seconds=1))
+    tick_and_settle(stack)
+    tick_and_settle(stack)
+    [email] = addressed_to(sink, "casey@harbour.example.com")
+    text = email.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Slow the pace" in text
+    assert "Address the relationship directly" in text
+    assert [n.status for n in nudges_of(stack)] == [NudgeStatus.SENT]

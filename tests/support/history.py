@@ -7,7 +7,8 @@ expiry go through the same functions the workers call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 from uuid import UUID, uuid4
@@ -26,9 +27,26 @@ from shared.survey import invitations
 FIVE = {"honest": 5, "disagree": 5, "respected": 5, "input": 5, "pace": 5}
 
 
-def _session_rows(
-    practice_id: UUID, client_id: UUID, clinician_id: UUID, at: datetime, status: InvitationStatus
-) -> tuple[Appointment, Invitation]:
+@dataclass(frozen=True)
+class PastSession:
+    """The rows the loop leaves behind for one completed session and its survey."""
+
+    appointment: Appointment
+    invitation: Invitation
+    response: Response | None  # None: the survey went unanswered
+
+
+def session_rows(
+    practice_id: UUID,
+    client_id: UUID,
+    clinician_id: UUID,
+    *,
+    at: datetime,
+    scores: Mapping[str, int] | None,
+    asked_to_talk: bool = False,
+) -> PastSession:
+    """A session that ended three hours before `at`; its survey answered at `at` with
+    `scores`, or (scores None) sent and expiring unanswered at `at`."""
     starts_at = at - timedelta(hours=3)
     appointment = Appointment(
         id=uuid4(),
@@ -41,19 +59,46 @@ def _session_rows(
         completed_at=starts_at + timedelta(minutes=50),
         updated_at=starts_at + timedelta(minutes=50),
     )
+    answered = scores is not None
     invitation = Invitation(
         id=uuid4(),
         practice_id=practice_id,
         appointment_id=appointment.id,
         client_id=client_id,
-        status=status,
+        status=InvitationStatus.ANSWERED if answered else InvitationStatus.SENT,
         send_at=starts_at + timedelta(hours=2),
         sent_at=starts_at + timedelta(hours=2),
-        expires_at=at if status is InvitationStatus.SENT else at + timedelta(days=3),
-        answered_at=at if status is InvitationStatus.ANSWERED else None,
+        expires_at=at + timedelta(days=3) if answered else at,
+        answered_at=at if answered else None,
         created_at=starts_at + timedelta(hours=1),
     )
-    return appointment, invitation
+    response = None
+    if scores is not None:
+        response = Response(
+            id=uuid4(),
+            practice_id=practice_id,
+            invitation_id=invitation.id,
+            client_id=client_id,
+            clinician_id=clinician_id,
+            appointment_id=appointment.id,
+            scores=dict(scores),
+            mean=fmean(scores.values()),
+            asked_to_talk=asked_to_talk,
+            submitted_at=at,
+        )
+    return PastSession(appointment, invitation, response)
+
+
+def store(db: Database, practice_id: UUID, sessions: Sequence[PastSession]) -> None:
+    """Insert the rows of many sessions, a few thousand per transaction."""
+    for first in range(0, len(sessions), 2000):
+        batch = sessions[first : first + 2000]
+        with db.transaction(practice_id) as session:
+            session.add_all([past.appointment for past in batch])
+            session.flush()
+            session.add_all([past.invitation for past in batch])
+            session.flush()
+            session.add_all([past.response for past in batch if past.response is not None])
 
 
 def answered_session(
@@ -68,44 +113,23 @@ def answered_session(
     evaluate: bool = True,
 ) -> UUID:
     """A completed session whose survey was answered at `at`; evaluated as the worker would."""
-    appointment, invitation = _session_rows(
-        practice_id, client_id, clinician_id, at, InvitationStatus.ANSWERED
+    past = session_rows(
+        practice_id, client_id, clinician_id, at=at, scores=scores, asked_to_talk=asked_to_talk
     )
-    response = Response(
-        id=uuid4(),
-        practice_id=practice_id,
-        invitation_id=invitation.id,
-        client_id=client_id,
-        clinician_id=clinician_id,
-        appointment_id=appointment.id,
-        scores=dict(scores),
-        mean=fmean(scores.values()),
-        asked_to_talk=asked_to_talk,
-        submitted_at=at,
-    )
-    with db.transaction(practice_id) as session:
-        session.add(appointment)
-        session.flush()
-        session.add(invitation)
-        session.flush()
-        session.add(response)
+    assert past.response is not None
+    store(db, practice_id, [past])
     if evaluate:
         with db.transaction(practice_id) as session:
-            alerts.evaluate_response(session, response.id, now=at)
-    return response.id
+            alerts.evaluate_response(session, past.response.id, now=at)
+    return past.response.id
 
 
 def unanswered_session(
     db: Database, practice_id: UUID, client_id: UUID, clinician_id: UUID, *, at: datetime
 ) -> UUID:
     """A completed session whose survey expired unanswered at `at`, expired as the tick does."""
-    appointment, invitation = _session_rows(
-        practice_id, client_id, clinician_id, at, InvitationStatus.SENT
-    )
+    past = session_rows(practice_id, client_id, clinician_id, at=at, scores=None)
+    store(db, practice_id, [past])
     with db.transaction(practice_id) as session:
-        session.add(appointment)
-        session.flush()
-        session.add(invitation)
-    with db.transaction(practice_id) as session:
-        assert invitations.expire_invitation(session, invitation.id, now=at)
-    return invitation.id
+        assert invitations.expire_invitation(session, past.invitation.id, now=at)
+    return past.invitation.id
