@@ -19,6 +19,18 @@ class FloorRule(_Strict):
     enabled: bool = True
     floor: int = Field(default=2, ge=SCALE_MIN, le=SCALE_MAX)
 
+    @field_validator("floor")
+    @classmethod
+    def _below_the_top(cls, floor: int) -> int:
+        # "At or below the floor" with the floor at the top would flag every answer, even
+        # a perfect one: no practice means that.
+        if floor >= SCALE_MAX:
+            raise ValueError(
+                f"a floor of {floor} would flag every answer, even all {SCALE_MAX}s: "
+                f"choose {SCALE_MIN} to {SCALE_MAX - 1}"
+            )
+        return floor
+
 
 class LowOverallRule(_Strict):
     enabled: bool = True

@@ -63,6 +63,7 @@ def changed(settings: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     [
         ("rules.floor.floor", 6, "less than or equal to 5"),
         ("rules.floor.floor", 0, "greater than or equal to 1"),
+        ("rules.floor.floor", 5, "a floor of 5 would flag every answer"),
         ("rules.low_overall.floor", 5.5, "less than or equal to 5"),
         ("timing.alert_lead_hours", -1, "greater than or equal to 0"),
         ("timing.survey_expiry_hours", 0, "greater than or equal to 1"),

@@ -177,10 +177,11 @@ def test_floor_off() -> None:
     assert "floor" not in fired(evaluate(History(), scores(honest=1), rules))
 
 
-def test_a_floor_at_the_top_of_the_scale_flags_every_answer() -> None:
-    """'At or below' means a floor of 5 flags even a perfect answer: the owner asked for it."""
-    finding = the(evaluate(History(), scores(), only("floor", floor=5)), "floor")
-    assert finding.items == tuple(sorted(KEYS))
+def test_the_highest_floor_allowed_flags_everything_short_of_the_top() -> None:
+    """A floor of 4 flags any item not at 5; a floor of 5 is refused (see the settings)."""
+    finding = the(evaluate(History(), scores(pace=4), only("floor", floor=4)), "floor")
+    assert finding.items == ("pace",)
+    assert evaluate(History(), scores(), only("floor", floor=4)) == []
 
 
 # --- low overall -------------------------------------------------------------------------
@@ -593,7 +594,7 @@ points = st.floats(min_value=0.05, max_value=float(SCALE_MAX - SCALE_MIN))
 
 
 @st.composite
-def dip_rules(draw: st.DrawFn, max_floor: int = SCALE_MAX) -> DipRules:
+def dip_rules(draw: st.DrawFn, max_floor: int = SCALE_MAX - 1) -> DipRules:
     return DipRules(
         floor=FloorRule(
             enabled=draw(st.booleans()),
@@ -626,7 +627,7 @@ item_lists = st.lists(st.sampled_from(ITEMS), max_size=5, unique_by=lambda item:
 @given(
     history=histories(),
     keys=st.lists(st.sampled_from(KEYS), min_size=3, max_size=5, unique=True),
-    rules=st.one_of(st.just(DipRules()), dip_rules(max_floor=SCALE_MAX - 1)),
+    rules=st.one_of(st.just(DipRules()), dip_rules()),
     items=item_lists,
 )
 def test_answers_at_the_top_of_the_scale_never_produce_findings(
@@ -642,7 +643,9 @@ def test_answers_at_the_top_of_the_scale_never_produce_findings(
     history=histories(),
     answer=answers(),
     rules=dip_rules(),
-    floors=st.lists(st.integers(min_value=SCALE_MIN, max_value=SCALE_MAX), min_size=2, max_size=2),
+    floors=st.lists(
+        st.integers(min_value=SCALE_MIN, max_value=SCALE_MAX - 1), min_size=2, max_size=2
+    ),
 )
 def test_raising_the_item_floor_never_removes_a_floor_finding(
     history: History, answer: Answer, rules: DipRules, floors: list[int]
@@ -732,7 +735,7 @@ def test_raising_a_floor_never_removes_an_alert(
     higher = rules.model_copy(
         update={
             "floor": rules.floor.model_copy(
-                update={"floor": min(SCALE_MAX, rules.floor.floor + raise_item_floor)}
+                update={"floor": min(SCALE_MAX - 1, rules.floor.floor + raise_item_floor)}
             ),
             "low_overall": rules.low_overall.model_copy(
                 update={"floor": min(SCALE_MAX, rules.low_overall.floor + raise_overall_floor)}
