@@ -8,9 +8,10 @@ clients. Constant cost means a ratio near 1 and the same statement count.
 
     .venv/bin/python bench/detection.py [--answers 300] [--database-url URL]
 
-The prior answers are written in bulk (appointment, invitation, response rows) and the
-client's running summary is folded from them with the same pure History the worker keeps:
-evaluating 10,000 answers one by one first would only make the setup slow.
+The prior answers are written in bulk (appointment, invitation, response rows, and for one
+answer in ten a past alert with its sent nudge) and the client's running summary is folded
+from them with the same pure History the worker keeps: evaluating 10,000 answers one by one
+first would only make the setup slow.
 """
 
 from __future__ import annotations
@@ -38,15 +39,20 @@ from shared.db.migrations import upgrade
 from shared.detection import History
 from shared.models import (
     Account,
+    Alert,
+    AlertStatus,
     Client,
     ClientHistory,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
     Role,
 )
 from shared.practice.service import sign_up
 
 # The rows of a past session are built where the tests build them: one way to do it.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.history import FIVE, session_rows, store
+from tests.support.history import FIVE, PastSession, session_rows, store
 
 START = datetime(2020, 1, 6, 9, tzinfo=UTC)
 # The answers timed: mostly steady, now and then a dip that raises an alert, the same
@@ -93,6 +99,7 @@ def _client_with_history(db: Database, practice_id: UUID, prior: int) -> Subject
         rows.append(past)
         history = history.with_answer(fmean(scores.values()))
     store(db, practice_id, rows)
+    _past_alerts(db, subject, rows)
     with db.transaction(practice_id) as session:
         session.add(
             ClientHistory(
@@ -106,6 +113,47 @@ def _client_with_history(db: Database, practice_id: UUID, prior: int) -> Subject
             )
         )
     return subject
+
+
+def _past_alerts(db: Database, subject: Subject, rows: list[PastSession]) -> None:
+    """One past answer in ten raised an alert, nudged before the next session and settled by
+    the answer after it; half were never acknowledged. A long history has these too."""
+    alerts_, nudges = [], []
+    for dip, after in zip(rows[::10], rows[1::10], strict=False):
+        assert dip.response is not None and after.response is not None
+        at = dip.response.submitted_at
+        alerts_.append(
+            Alert(
+                practice_id=subject.practice_id,
+                source_key=f"response:{dip.response.id}",
+                client_id=subject.client_id,
+                clinician_id=subject.clinician_id,
+                response_id=dip.response.id,
+                target_appointment_id=after.appointment.id,
+                settings_version=1,
+                evidence=[{"rule": "floor", "items": [], "numbers": {}, "moves": []}],
+                moves=["invite_feedback"],
+                status=AlertStatus.OPEN if len(alerts_) % 2 else AlertStatus.ACKNOWLEDGED,
+                created_at=at,
+                repair=RepairOutcome.REPAIRED,
+                repair_response_id=after.response.id,
+                repair_at=after.response.submitted_at,
+            )
+        )
+        nudges.append(
+            Nudge(
+                practice_id=subject.practice_id,
+                appointment_id=after.appointment.id,
+                clinician_id=subject.clinician_id,
+                status=NudgeStatus.SENT,
+                due_at=at,
+                sent_at=at,
+                created_at=at,
+            )
+        )
+    with db.transaction(subject.practice_id) as session:
+        session.add_all(alerts_)
+        session.add_all(nudges)
 
 
 @contextmanager
