@@ -18,9 +18,8 @@ from sqlalchemy import event
 from services.bootstrap import Stack
 from shared.alerts import service as alerts
 from tests.conftest import START
-from tests.integration.test_settings_preview import add_clinician_with_client
 from tests.support.history import FIVE, answered_session
-from tests.support.practice import create_practice
+from tests.support.practice import add_clinician_with_client, create_practice
 
 
 @contextmanager

@@ -21,10 +21,9 @@ from shared.models import Alert, Nudge, NudgeStatus
 from tests.conftest import START
 from tests.integration.test_appointments import CLIENT_EMAIL, make_dip
 from tests.integration.test_bad_input import error_fields, problem
-from tests.integration.test_settings_preview import add_clinician_with_client
 from tests.support.history import FIVE, answered_session, unanswered_session
 from tests.support.loop import addressed_to, links, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture, add_clinician_with_client, create_practice
 
 T0 = START - timedelta(days=40)  # 2026-01-21, a Wednesday; London is on UTC then
 FOURS = dict.fromkeys(FIVE, 4)

@@ -17,35 +17,9 @@ from services.bootstrap import Stack
 from tests.conftest import START
 from tests.integration.test_bad_input import error_fields, problem, unchanged
 from tests.support.history import FIVE, answered_session, unanswered_session
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture, add_clinician_with_client, create_practice
 
 RULES = ("floor", "low_overall", "drop", "sudden_drop", "decline_streak", "silence", "asked")
-
-
-def add_clinician_with_client(practice: PracticeFixture) -> tuple[str, str]:
-    http = practice.http
-    added = http.post(
-        "/api/v1/clinicians",
-        json={
-            "email": "drew@harbour.example.com",
-            "name": "Drew Clinician",
-            "timezone": "Europe/London",
-            "password": "a third long secret",
-        },
-        headers=practice.as_owner(),
-    )
-    assert added.status_code == 201, added.text
-    client = http.post(
-        "/api/v1/clients",
-        json={
-            "email": "sam.client@harbour.example.com",
-            "reference": "SC-2002",
-            "clinician_id": added.json()["id"],
-        },
-        headers=practice.as_owner(),
-    )
-    assert client.status_code == 201, client.text
-    return added.json()["id"], client.json()["id"]
 
 
 @pytest.fixture
