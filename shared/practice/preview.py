@@ -26,7 +26,7 @@ from shared.models import (
     Role,
 )
 from shared.practice.service import current_settings
-from shared.practice.settings import DipRules, PracticeSettings
+from shared.practice.settings import PracticeSettings
 
 MAX_PREVIEW_DAYS = 365
 
@@ -114,11 +114,10 @@ def preview_settings(
     window_start = now - timedelta(days=days)
     events = _past_events(session, principal.practice_id, since=window_start, until=now)
 
-    def count(rules: DipRules, settings: PracticeSettings) -> AlertCounts:
-        return replay(events, rules, settings.known_items, counted_from=window_start)
+    def count(settings: PracticeSettings) -> AlertCounts:
+        return replay(events, settings.rules, settings.known_items, counted_from=window_start)
 
-    before = count(current.settings.rules, current.settings)
-    after = count(candidate.rules, candidate)
+    before, after = count(current.settings), count(candidate)
     clinicians = session.exec(
         select(Account.id, Account.name)
         .where(Account.practice_id == principal.practice_id)
