@@ -30,6 +30,7 @@ from services.api.routes.email_choices import (
     NudgePreferenceController,
     OptOutController,
 )
+from services.api.routes.figures import FiguresController
 from services.api.routes.health import HealthController
 from services.api.routes.practices import PracticeController
 from services.api.routes.settings import SettingsController
@@ -49,6 +50,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         AppointmentController,
         AlertController,
         SettingsController,
+        FiguresController,
         SurveyPageController,
         HealthController,
         NotificationController,

@@ -46,6 +46,9 @@ def _invalid(fields: list[dict[str, str]]) -> Response[dict[str, Any]]:
 def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     if not errors:
+        if exc.detail.startswith("Missing required"):
+            # "Missing required query parameter 'x' for path ...": already says what is wrong.
+            return _body(400, exc.detail.split(" for path")[0] + ".")
         # Nothing field-level: the body itself could not be read (malformed JSON and the like).
         return _body(400, "The request body is not valid JSON or form data.")
     if any(isinstance(e, dict) and e.get("message") == "'data'" for e in errors):

@@ -1,7 +1,14 @@
 """Every table, imported in one place so metadata (and alembic) sees them all."""
 
 from shared.models.account_link import AccountLink, AccountLinkPurpose
-from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
+from shared.models.alert import (
+    Alert,
+    AlertStatus,
+    ClientHistory,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
+)
 from shared.models.appointment import Appointment, AppointmentStatus
 from shared.models.contact import NudgeDelivery, NudgeDigest, NudgePreference, OptOutChange
 from shared.models.delivery import (
@@ -47,6 +54,7 @@ __all__ = [
     "OutboxEvent",
     "Practice",
     "PracticeSettingsVersion",
+    "RepairOutcome",
     "Response",
     "Role",
     "TokenPurpose",

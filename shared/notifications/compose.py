@@ -54,7 +54,7 @@ from shared.practice.service import current_settings
 from shared.practice.settings import PracticeSettings
 from shared.security import new_token
 from shared.settings import Settings
-from shared.survey.items import BUILT_IN_ITEMS, SCALE_LABELS
+from shared.survey.items import SCALE_LABELS
 from shared.survey.moves import MOVE_ADVICE, MOVE_TITLES
 
 UNSUBSCRIBE_LIFETIME = timedelta(days=365)
@@ -184,7 +184,7 @@ def _appointment_entry(
     if not alerts:
         return None
     settings = current_settings(session, nudge.practice_id).settings
-    items = {**BUILT_IN_ITEMS, **{item.key: item for item in settings.custom_items}}
+    items = {item.key: item for item in settings.known_items}
     evidence = [finding for alert in alerts for finding in alert.evidence]
     start = appointment.starts_at.astimezone(ZoneInfo(clinician.timezone))
     return DigestEntry(
