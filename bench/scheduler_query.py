@@ -1,6 +1,7 @@
 """The scheduler's due-nudge query and a whole tick, on a database the size of a large
 deployment: 1,000,000 appointments, 100,000 open alerts with their 100,000 pending nudges,
-750,000 invitations, 300,000 sent emails and 750,000 published outbox events, bulk-loaded with generate_series.
+750,000 invitations, 300,000 sent emails and 750,000 published outbox events, bulk-loaded
+with generate_series.
 
     python -m bench.scheduler_query [--practices 1000]
 
