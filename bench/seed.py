@@ -52,10 +52,17 @@ def _ok(response: httpx.Response, status: int = 201) -> dict:  # type: ignore[ty
 
 
 def set_up_practice(
-    http: httpx.Client, slug: str, *, clinicians: int, clients: int, immediate: bool = True
+    http: httpx.Client,
+    slug: str,
+    *,
+    clinicians: int,
+    clients: int,
+    immediate: bool = True,
+    lead_hours: float | None = None,
 ) -> SeededPractice:
     """A practice with its owner, clinicians and clients, through the API. `immediate` sends
-    surveys right after a session (no delay, no quiet hours), as a replay needs."""
+    surveys right after a session (no delay, no quiet hours), as a replay needs; `lead_hours`
+    sets how long before a session its nudge falls due."""
     signed_up = _ok(
         http.post(
             "/api/v1/practices",
@@ -100,10 +107,13 @@ def set_up_practice(
             headers=owner,
         )
         practice.clients.append(SeededClient(UUID(_ok(added)["id"]), clinician, email))
-    if immediate:
+    if immediate or lead_hours is not None:
         body = _ok(http.get("/api/v1/settings", headers=owner), 200)["settings"]
-        body["timing"]["survey_delay_minutes"] = 0
-        body["timing"]["quiet_hours"] = None
+        if immediate:
+            body["timing"]["survey_delay_minutes"] = 0
+            body["timing"]["quiet_hours"] = None
+        if lead_hours is not None:
+            body["timing"]["alert_lead_hours"] = lead_hours
         _ok(http.put("/api/v1/settings", json=body, headers=owner), 200)
     return practice
 
