@@ -151,7 +151,7 @@ def _drive(base: str, work: queue.Queue, tally: Tally, concurrency: int) -> None
                 else:
                     _answer(http, session, arrival, tally)
 
-    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     return threads  # type: ignore[return-value]
@@ -181,6 +181,37 @@ def _watch_lag(env: dict[str, str], lag: Lag, stop: threading.Event) -> None:
             lag.broker_depth.append(broker.do_qsize("attune"))
     broker.close()
     engine.dispose()
+
+
+# Where the time between a session and its survey email went, from the rows' own times.
+STAGES = {
+    "stage: held -> invitation row (worker)": (
+        "i.created_at - a.completed_at",
+        "invitation i JOIN appointment a ON a.id = i.appointment_id",
+    ),
+    "stage: invitation row -> sent (scheduler tick)": ("i.sent_at - i.created_at", "invitation i"),
+    "stage: email queued -> delivered (relay, worker)": (
+        "n.sent_at - n.created_at",
+        "notification n",
+    ),
+}
+
+
+def _stages() -> list[list[object]]:
+    engine = create_engine(DATABASE_URL)
+    rows: list[list[object]] = []
+    with engine.connect() as connection:
+        for name, (interval, source) in STAGES.items():
+            seconds = f"extract(epoch FROM {interval})"
+            p50, p95 = connection.execute(
+                text(
+                    f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}), "
+                    f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {seconds}) FROM {source}"
+                )
+            ).one()
+            rows.append([f"{name} p50 / p95", f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms"])
+    engine.dispose()
+    return rows
 
 
 def main() -> None:
@@ -237,7 +268,7 @@ def main() -> None:
             by_email = {s.client.email: s for s in sessions}
             tally, lag, stop = Tally(), Lag(), threading.Event()
             work: queue.Queue = queue.Queue()  # type: ignore[type-arg]
-            watcher = threading.Thread(target=_watch_lag, args=(env, lag, stop))
+            watcher = threading.Thread(target=_watch_lag, args=(env, lag, stop), daemon=True)
             watcher.start()
             began = time.perf_counter()
             threads = _drive(base, work, tally, args.concurrency)
@@ -328,6 +359,7 @@ def main() -> None:
                 f"{max(lag.outbox_depth, default=0)} / {max(lag.outbox_age, default=0):.2f} s",
             ],
             ["broker queue: deepest", max(lag.broker_depth, default=0)],
+            *_stages(),
         ],
     )
     for key, count in sorted(tally.statuses.items()):

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from shared.survey.items import BUILT_IN_ITEMS, DEFAULT_ITEM_KEYS, SCALE_MAX, SCALE_MIN, SurveyItem
 
-
 # Listing the zone database walks a directory tree: done once per process, not per validation
 # (settings are validated on every read, so this was a fifth of a survey answer's CPU time).
 _zone_names = cache(available_timezones)
