@@ -18,9 +18,10 @@ import time
 from datetime import UTC, datetime
 
 from litestar.testing import TestClient
+from sqlmodel import select
 
 from bench.mail import Arrival, RecordingSink
-from bench.seed import open_surveys, set_up_practice
+from bench.seed import SeededPractice, open_surveys, set_up_practice
 from bench.support import (
     DATABASE_URL,
     REDIS_URL,
@@ -33,21 +34,19 @@ from bench.support import (
 )
 from services.bootstrap import build_stack
 from services.worker.broker import BrokerPublisher
+from shared.db import Database
 from shared.logging import configure_logging
-from shared.models import NotificationKind
+from shared.models import Invitation, Notification, NotificationKind
 from shared.notifications.queue import queue_notification
 from shared.outbox import relay
 from shared.settings import Settings
 
 
-def _queue_surveys(stack, practice, tokens_per_client: int) -> int:  # type: ignore[no-untyped-def]
+def _queue_surveys(db: Database, practice: SeededPractice, tokens_per_client: int) -> int:
+    """Sent surveys whose emails are queued and not yet published: the worker's backlog."""
     now = datetime.now(UTC)
-    open_surveys(stack.db, practice, tokens_per_client, now=now)
-    from sqlmodel import select
-
-    from shared.models import Invitation, Notification
-
-    with stack.db.transaction(practice.id) as session:
+    open_surveys(db, practice, tokens_per_client, now=now)
+    with db.transaction(practice.id) as session:
         queued = set(session.exec(select(Notification.subject_id)).all())
         invitations = [i for i in session.exec(select(Invitation.id)).all() if i not in queued]
         for invitation_id in invitations:
@@ -99,7 +98,7 @@ def main() -> None:
         with TestClient(stack.api()) as http:
             practice = set_up_practice(http, "mail", clinicians=5, clients=clients, immediate=False)
         for threads in args.threads:
-            queued = _queue_surveys(stack, practice, -(-args.emails // clients))
+            queued = _queue_surveys(stack.db, practice, -(-args.emails // clients))
             sink.clear()
             with served(
                 ["-m", "services.cli", "worker", "--threads", str(threads)],

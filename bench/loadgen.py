@@ -26,8 +26,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 
 import httpx
 from dramatiq.brokers.redis import RedisBroker
@@ -126,9 +124,7 @@ def _book_and_complete(http: httpx.Client, session: Session, tally: Tally) -> No
 
 
 def _answer(http: httpx.Client, session: Session, arrival: Arrival, tally: Tally) -> None:
-    message = BytesParser(policy=policy.default).parsebytes(arrival.content)
-    html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
-    path = SURVEY_LINK.search(html)
+    path = SURVEY_LINK.search(arrival.body("html"))
     if path is None:
         raise SystemExit("a survey email without a survey link")
     began = time.perf_counter()
@@ -138,7 +134,10 @@ def _answer(http: httpx.Client, session: Session, arrival: Arrival, tally: Tally
         tally.answered_at[(_slug(session.client.email), _reference(session.client))] = time.time()
 
 
-def _drive(base: str, work: queue.Queue, tally: Tally, concurrency: int) -> None:  # type: ignore[type-arg]
+Work = queue.Queue[tuple[str, Session, Arrival | None] | None]
+
+
+def _drive(base: str, work: Work, tally: Tally, concurrency: int) -> list[threading.Thread]:
     def run() -> None:
         with httpx.Client(base_url=base, timeout=60) as http:
             while True:
@@ -154,7 +153,7 @@ def _drive(base: str, work: queue.Queue, tally: Tally, concurrency: int) -> None
     threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
-    return threads  # type: ignore[return-value]
+    return threads
 
 
 @dataclass
@@ -267,7 +266,7 @@ def main() -> None:
             )
             by_email = {s.client.email: s for s in sessions}
             tally, lag, stop = Tally(), Lag(), threading.Event()
-            work: queue.Queue = queue.Queue()  # type: ignore[type-arg]
+            work: Work = queue.Queue()
             watcher = threading.Thread(target=_watch_lag, args=(env, lag, stop), daemon=True)
             watcher.start()
             began = time.perf_counter()
@@ -303,7 +302,7 @@ def main() -> None:
             week_seconds = time.perf_counter() - began
             for _ in threads:
                 work.put(None)
-            for thread in threads:  # type: ignore[attr-defined]
+            for thread in threads:
                 thread.join()
             # Anything more would be a duplicate: give it a moment to show itself.
             time.sleep(2)
@@ -314,14 +313,12 @@ def main() -> None:
     survey_lag, nudge_lag = [], []
     message_ids = Counter()
     for arrival in arrivals:
-        message = BytesParser(policy=policy.default).parsebytes(arrival.content)
-        message_ids[str(message["Message-ID"])] += 1
+        message_ids[str(arrival.message()["Message-ID"])] += 1
         recipient = arrival.recipients[0]
         if recipient in tally.completed_at:
             survey_lag.append(arrival.at - tally.completed_at[recipient])
         else:
-            plain = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-            reference = re.search(r"RC-\d{5}", plain)
+            reference = re.search(r"RC-\d{5}", arrival.body("plain"))
             key = (_slug(recipient), reference.group(0) if reference else "")
             if key in tally.answered_at:
                 nudge_lag.append(arrival.at - tally.answered_at[key])

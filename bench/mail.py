@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from types import TracebackType
 
 from aiosmtpd.controller import Controller
@@ -19,6 +22,17 @@ class Arrival:
     sender: str
     recipients: list[str]
     content: bytes
+
+    def message(self) -> EmailMessage:
+        parsed = BytesParser(policy=policy.default).parsebytes(self.content)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    def body(self, subtype: str) -> str:
+        part = self.message().get_body(preferencelist=(subtype,))
+        if part is None:
+            raise ValueError(f"no text/{subtype} part")
+        return str(part.get_content())
 
 
 class RecordingSink:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
 
@@ -94,7 +96,7 @@ LOAD = [
        SELECT md5('nu' || p || '-' || k)::uuid, md5('p' || p)::uuid,
               md5('ap' || p || '-' || k || '-3')::uuid, md5('a' || p || '-' || (k % 10))::uuid,
               'pending',
-              CASE WHEN (p * 100 + k) % (:practices * 100 / :due_now) = 0
+              CASE WHEN (p * 100 + k) % GREATEST(1, :practices * 100 / :due_now) = 0
                    THEN :now - interval '1 minute' * (k + 1)
                    ELSE :now + interval '1 hour' + ((p * 100 + k) % 40000) * interval '1 minute'
               END,
@@ -132,7 +134,7 @@ def load(practices: int) -> dict[str, int]:
     return counts
 
 
-def timed(action, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(action: Callable[[], object], runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
         began = time.perf_counter()
@@ -164,8 +166,9 @@ def main() -> None:
     db = create_database(DATABASE_URL)
     captured: list[tuple[str, object]] = []
 
-    def capture(_c, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
-        captured.append((statement, parameters))
+    def capture(*event_args: Any) -> None:
+        # before_cursor_execute(connection, cursor, statement, parameters, context, many)
+        captured.append((event_args[2], event_args[3]))
 
     event.listen(db.engine, "before_cursor_execute", capture)
     with db.transaction() as session:

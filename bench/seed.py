@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -45,10 +46,11 @@ class SeededPractice:
     clients: list[SeededClient] = field(default_factory=list)
 
 
-def _ok(response: httpx.Response, status: int = 201) -> dict:  # type: ignore[type-arg]
+def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
     if response.status_code != status:
         raise SystemExit(f"setup failed: {response.status_code} {response.text[:300]}")
-    return response.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def set_up_practice(

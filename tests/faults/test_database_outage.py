@@ -74,9 +74,7 @@ class Load:
                     self.statuses[answer.status_code] += 1
                     if answer.status_code == 200:
                         self.booked.add(external_id)
-                    elif answer.status_code == 503:
-                        assert answer.headers.get("retry-after") == "5"
-                        assert "unavailable" in answer.json()["detail"]
+                    elif _says_unavailable(answer):
                         self.refused.add(external_id)
                     else:
                         self.broken.append(f"{answer.status_code}: {answer.text[:200]}")
@@ -84,6 +82,15 @@ class Load:
     def count(self, status: int) -> int:
         with self.lock:
             return self.statuses[status]
+
+
+def _says_unavailable(answer: httpx.Response) -> bool:
+    """A 503 that tells the caller to come back, as a scheduling system would read it."""
+    return (
+        answer.status_code == 503
+        and answer.headers.get("retry-after") == "5"
+        and "unavailable" in answer.json().get("detail", "")
+    )
 
 
 def _booking(practice: PracticeFixture, number: int) -> dict[str, str]:
