@@ -19,6 +19,16 @@ demo: install
 test: install
 	$(BIN)/pytest
 
+# Needs PostgreSQL and Redis: ATTUNE_BENCH_DATABASE_URL (its database is emptied) and
+# ATTUNE_BENCH_REDIS_URL. LOADGEN_SCALE=1 replays the full 1,000 practices.
+LOADGEN_SCALE ?= 0.01
+bench: install
+	$(BIN)/python -m bench.submissions
+	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.email_rate
+	$(BIN)/python -m bench.scheduler_query
+	$(BIN)/python -m bench.loadgen --scale $(LOADGEN_SCALE)
+
 lint: install
 	$(BIN)/ruff check .
 

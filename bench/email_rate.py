@@ -1,0 +1,141 @@
+"""Emails rendered and delivered per second by one worker process, beside plain smtplib
+sending the same bytes to the same SMTP server.
+
+    python -m bench.email_rate [--emails 1000] [--threads 1 4]
+
+The notifications (survey invitations) are queued in the database first; the clock starts
+when their messages are published and stops when the server has accepted the last email.
+The raw limit resends the very bytes the server received, from one thread: once with a
+connection per message (as Attune's mailer does: a message never waits on another's
+connection), once over a single connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import smtplib
+import time
+from datetime import UTC, datetime
+
+from litestar.testing import TestClient
+from sqlmodel import select
+
+from bench.mail import Arrival, RecordingSink
+from bench.seed import SeededPractice, open_surveys, set_up_practice
+from bench.support import (
+    DATABASE_URL,
+    REDIS_URL,
+    environment,
+    fresh_database,
+    machine_note,
+    served,
+    table,
+    wait_until,
+)
+from services.bootstrap import build_stack
+from services.worker.broker import BrokerPublisher
+from shared.db import Database
+from shared.logging import configure_logging
+from shared.models import Invitation, Notification, NotificationKind
+from shared.notifications.queue import queue_notification
+from shared.outbox import relay
+from shared.settings import Settings
+
+
+def _queue_surveys(db: Database, practice: SeededPractice, tokens_per_client: int) -> int:
+    """Sent surveys whose emails are queued and not yet published: the worker's backlog."""
+    now = datetime.now(UTC)
+    open_surveys(db, practice, tokens_per_client, now=now)
+    with db.transaction(practice.id) as session:
+        queued = set(session.exec(select(Notification.subject_id)).all())
+        invitations = [i for i in session.exec(select(Invitation.id)).all() if i not in queued]
+        for invitation_id in invitations:
+            queue_notification(
+                session,
+                practice_id=practice.id,
+                kind=NotificationKind.SURVEY,
+                key=f"survey:{invitation_id}",
+                subject_id=invitation_id,
+                now=now,
+            )
+    return len(invitations)
+
+
+def _smtplib(arrivals: list[Arrival], port: int, *, reuse: bool) -> float:
+    began = time.perf_counter()
+    if reuse:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="bench") as connection:
+            for arrival in arrivals:
+                connection.sendmail(arrival.sender, arrival.recipients, arrival.content)
+    else:
+        for arrival in arrivals:
+            with smtplib.SMTP("127.0.0.1", port, local_hostname="bench") as connection:
+                connection.sendmail(arrival.sender, arrival.recipients, arrival.content)
+    return len(arrivals) / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emails", type=int, default=1000)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 4])
+    args = parser.parse_args()
+    print(f"email delivery; {machine_note()}")
+    configure_logging("WARNING")
+
+    fresh_database()
+    rows: list[list[object]] = []
+    with RecordingSink() as sink:
+        env = environment(ATTUNE_SMTP_PORT=str(sink.port))
+        settings = Settings(
+            database_url=DATABASE_URL,
+            redis_url=REDIS_URL,
+            redis_namespace=env["ATTUNE_REDIS_NAMESPACE"],
+            smtp_port=sink.port,
+        )
+        stack = build_stack(settings)
+        publisher = BrokerPublisher(stack.broker)
+        clients = 100
+        with TestClient(stack.api()) as http:
+            practice = set_up_practice(http, "mail", clinicians=5, clients=clients, immediate=False)
+        for threads in args.threads:
+            queued = _queue_surveys(stack.db, practice, -(-args.emails // clients))
+            sink.clear()
+            with served(
+                ["-m", "services.cli", "worker", "--threads", str(threads)],
+                env,
+                f"worker-{threads}",
+            ):
+                # Let the worker connect before the clock starts: a first message, timed apart.
+                time.sleep(3)
+                began = time.perf_counter()
+                relay(stack.db, publisher, stack.clock)
+                wait_until(lambda q=queued: sink.count() >= q, seconds=600, what="every email")
+                seconds = time.perf_counter() - began
+            rows.append([f"attune worker, {threads} thread(s)", queued, f"{queued / seconds:.0f}"])
+        arrivals = sink.snapshot()
+        sink.clear()
+        rows.append(
+            [
+                "smtplib, same bytes, connection per message",
+                len(arrivals),
+                f"{_smtplib(arrivals, sink.port, reuse=False):.0f}",
+            ]
+        )
+        sink.clear()
+        rows.append(
+            [
+                "smtplib, same bytes, one connection",
+                len(arrivals),
+                f"{_smtplib(arrivals, sink.port, reuse=True):.0f}",
+            ]
+        )
+        stack.stop()
+    table(
+        "Emails rendered and delivered per second (survey invitations, one worker process)",
+        ["sender", "emails", "per second"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""Replay a realistic week for many practices at the API and the workers, and report
+throughput, error rate and queue lag.
+
+    python -m bench.loadgen [--scale 0.01] [--concurrency 8]
+
+Scale 1 is 1,000 practices with 10 clinicians and 250 clients each. Every client has one
+session in the week: the practice's scheduling system books it and the next one (PUT) and
+reports it held (POST complete); the survey email goes out; 60% of clients answer through the
+link in it, and one answer in six of those is a dip, which raises an alert and a nudge email
+to the clinician. The week is compressed: sessions are replayed in start order as fast as the
+system takes them (8 scheduling systems and clients at once), surveys go out with no delay,
+and nudges fall due at once (the practice's lead is set to its maximum, 14 days).
+
+Processes: one `attune api`, one `attune worker` (4 threads), one `attune scheduler`, on
+PostgreSQL and Redis; an aiosmtpd server in this process receives the email.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import re
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import create_engine, text
+
+from bench.mail import Arrival, RecordingSink
+from bench.seed import GOOD_ANSWERS, LOW_ANSWERS, SeededClient, SeededPractice, set_up_practice
+from bench.support import (
+    DATABASE_URL,
+    REDIS_URL,
+    environment,
+    free_port,
+    fresh_database,
+    machine_note,
+    ms,
+    percentile,
+    served,
+    table,
+    wait_for_http,
+)
+
+CLINICIANS, CLIENTS = 10, 250
+SURVEY_LINK = re.compile(r'href="[^"]*(/s/[A-Za-z0-9_\-]+)"')
+
+
+@dataclass
+class Session:
+    practice: SeededPractice
+    client: SeededClient
+    number: int
+    starts_at: datetime
+
+    @property
+    def answers(self) -> bool:
+        return self.number % 5 < 3  # 60% of clients answer
+
+    @property
+    def dips(self) -> bool:
+        return self.answers and self.number % 6 == 0
+
+
+@dataclass
+class Tally:
+    statuses: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    completed_at: dict[str, float] = field(default_factory=dict)  # client email -> time
+    answered_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, what: str, response: httpx.Response, began: float) -> None:
+        with self.lock:
+            self.latencies.append(time.perf_counter() - began)
+            self.statuses[f"{what} {response.status_code}"] += 1
+
+    @property
+    def errors(self) -> int:
+        return sum(n for key, n in self.statuses.items() if not key.endswith(" 200"))
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+
+def _reference(client: SeededClient) -> str:
+    return "RC-" + client.email.split("@")[0].removeprefix("client").zfill(5)
+
+
+def _slug(address: str) -> str:
+    return address.split("@")[1].split(".")[0]
+
+
+def _book_and_complete(http: httpx.Client, session: Session, tally: Tally) -> None:
+    headers = {"X-API-Key": session.practice.api_key}
+    for suffix, starts in (
+        ("next", session.starts_at + timedelta(days=7)),
+        ("held", session.starts_at),
+    ):
+        began = time.perf_counter()
+        booked = http.put(
+            f"/api/v1/appointments/external/{session.client.id}-{suffix}",
+            json={
+                "client_id": str(session.client.id),
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(minutes=50)).isoformat(),
+            },
+            headers=headers,
+        )
+        tally.record("book", booked, began)
+    began = time.perf_counter()
+    done = http.post(
+        f"/api/v1/appointments/external/{session.client.id}-held/complete", headers=headers
+    )
+    tally.record("complete", done, began)
+    with tally.lock:
+        tally.completed_at[session.client.email] = time.time()
+
+
+def _answer(http: httpx.Client, session: Session, arrival: Arrival, tally: Tally) -> None:
+    path = SURVEY_LINK.search(arrival.body("html"))
+    if path is None:
+        raise SystemExit("a survey email without a survey link")
+    began = time.perf_counter()
+    answered = http.post(path.group(1), data=LOW_ANSWERS if session.dips else GOOD_ANSWERS)
+    tally.record("answer", answered, began)
+    with tally.lock:
+        tally.answered_at[(_slug(session.client.email), _reference(session.client))] = time.time()
+
+
+Work = queue.Queue[tuple[str, Session, Arrival | None] | None]
+
+
+def _drive(base: str, work: Work, tally: Tally, concurrency: int) -> list[threading.Thread]:
+    def run() -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                kind, session, arrival = item
+                if kind == "session":
+                    _book_and_complete(http, session, tally)
+                else:
+                    _answer(http, session, arrival, tally)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+@dataclass
+class Lag:
+    outbox_age: list[float] = field(default_factory=list)
+    outbox_depth: list[int] = field(default_factory=list)
+    broker_depth: list[int] = field(default_factory=list)
+
+
+def _watch_lag(env: dict[str, str], lag: Lag, stop: threading.Event) -> None:
+    engine = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    broker = RedisBroker(url=REDIS_URL, namespace=env["ATTUNE_REDIS_NAMESPACE"])
+    with engine.connect() as connection:
+        while not stop.wait(0.25):
+            depth, oldest = connection.execute(
+                text(
+                    "SELECT count(*), min(created_at) FROM outbox_event WHERE published_at IS NULL"
+                )
+            ).one()
+            lag.outbox_depth.append(depth)
+            if oldest is not None and oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            lag.outbox_age.append((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+            lag.broker_depth.append(broker.do_qsize("attune"))
+    broker.close()
+    engine.dispose()
+
+
+# Where the time between a session and its survey email went, from the rows' own times.
+STAGES = {
+    "stage: held -> invitation row (worker)": (
+        "i.created_at - a.completed_at",
+        "invitation i JOIN appointment a ON a.id = i.appointment_id",
+    ),
+    "stage: invitation row -> sent (scheduler tick)": ("i.sent_at - i.created_at", "invitation i"),
+    "stage: email queued -> delivered (relay, worker)": (
+        "n.sent_at - n.created_at",
+        "notification n",
+    ),
+}
+
+
+def _stages() -> list[list[object]]:
+    engine = create_engine(DATABASE_URL)
+    rows: list[list[object]] = []
+    with engine.connect() as connection:
+        for name, (interval, source) in STAGES.items():
+            seconds = f"extract(epoch FROM {interval})"
+            p50, p95 = connection.execute(
+                text(
+                    f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}), "
+                    f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {seconds}) FROM {source}"
+                )
+            ).one()
+            rows.append([f"{name} p50 / p95", f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms"])
+    engine.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.01)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    practices = max(1, round(1000 * args.scale))
+    print(
+        f"load generator: {practices} practices x {CLINICIANS} clinicians x {CLIENTS} clients"
+        f" (scale {args.scale}); {machine_note()}"
+    )
+
+    fresh_database()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with RecordingSink() as sink:
+        env = environment(
+            ATTUNE_SMTP_PORT=str(sink.port),
+            ATTUNE_BASE_URL=base,
+            ATTUNE_SCHEDULER_INTERVAL_SECONDS="0.5",
+        )
+        with (
+            served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api"),
+            served(["-m", "services.cli", "worker", "--threads", "4"], env, "loadgen-worker"),
+            served(["-m", "services.cli", "scheduler"], env, "loadgen-scheduler"),
+        ):
+            wait_for_http(base)
+            began = time.perf_counter()
+            with httpx.Client(base_url=base, timeout=60) as http:
+                seeded = [
+                    set_up_practice(
+                        http, f"p{n}", clinicians=CLINICIANS, clients=CLIENTS, lead_hours=14 * 24
+                    )
+                    for n in range(practices)
+                ]
+            setup_seconds = time.perf_counter() - began
+
+            # Every session of the week is over; every next one is still ahead.
+            week_start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7, hours=-1)
+            sessions = sorted(
+                (
+                    Session(
+                        practice,
+                        client,
+                        number,
+                        week_start + timedelta(minutes=(number * 37) % (5 * 24 * 60)),
+                    )
+                    for practice in seeded
+                    for number, client in enumerate(practice.clients)
+                ),
+                key=lambda s: s.starts_at,
+            )
+            by_email = {s.client.email: s for s in sessions}
+            tally, lag, stop = Tally(), Lag(), threading.Event()
+            work: Work = queue.Queue()
+            watcher = threading.Thread(target=_watch_lag, args=(env, lag, stop), daemon=True)
+            watcher.start()
+            began = time.perf_counter()
+            threads = _drive(base, work, tally, args.concurrency)
+            for session in sessions:
+                work.put(("session", session, None))
+
+            surveys_seen: set[str] = set()
+            expected_answers = sum(s.answers for s in sessions)
+            expected_nudges = sum(s.dips for s in sessions)
+            expected_mail = len(sessions) + expected_nudges
+            deadline = time.monotonic() + 600 + len(sessions)
+            report_at = time.monotonic() + 10
+            while (
+                sink.count() < expected_mail
+                or tally.requests < 3 * len(sessions) + expected_answers
+            ):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the replay did not finish in time (see var/bench)")
+                for arrival in sink.snapshot():
+                    recipient = arrival.recipients[0]
+                    if recipient in by_email and recipient not in surveys_seen:
+                        surveys_seen.add(recipient)
+                        if by_email[recipient].answers:
+                            work.put(("answer", by_email[recipient], arrival))
+                if time.monotonic() > report_at:
+                    report_at += 10
+                    print(
+                        f"  ... {tally.requests:,} requests, {sink.count():,} emails",
+                        file=sys.stderr,
+                    )
+                time.sleep(0.05)
+            week_seconds = time.perf_counter() - began
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+            # Anything more would be a duplicate: give it a moment to show itself.
+            time.sleep(2)
+            stop.set()
+            watcher.join()
+
+    arrivals = sink.snapshot()
+    survey_lag, nudge_lag = [], []
+    message_ids = Counter()
+    for arrival in arrivals:
+        message_ids[str(arrival.message()["Message-ID"])] += 1
+        recipient = arrival.recipients[0]
+        if recipient in tally.completed_at:
+            survey_lag.append(arrival.at - tally.completed_at[recipient])
+        else:
+            reference = re.search(r"RC-\d{5}", arrival.body("plain"))
+            key = (_slug(recipient), reference.group(0) if reference else "")
+            if key in tally.answered_at:
+                nudge_lag.append(arrival.at - tally.answered_at[key])
+    duplicates = sum(n - 1 for n in message_ids.values() if n > 1)
+    surveys = sum(1 for a in arrivals if a.recipients[0] in by_email)
+    table(
+        f"Load generator: a week for {practices} practices ({len(sessions):,} sessions), "
+        f"setup through the API took {setup_seconds:.0f} s",
+        ["figure", "value"],
+        [
+            ["API requests in the week", f"{tally.requests:,}"],
+            ["errors (non-200 answers)", f"{tally.errors} ({tally.errors / tally.requests:.2%})"],
+            ["week replayed in", f"{week_seconds:.1f} s"],
+            ["API throughput", f"{tally.requests / week_seconds:.0f} req/s"],
+            [
+                "API latency p50 / p99",
+                f"{ms(percentile(tally.latencies, 0.5))} / "
+                f"{ms(percentile(tally.latencies, 0.99))} ms",
+            ],
+            ["survey emails (expected)", f"{surveys:,} ({len(sessions):,})"],
+            ["nudge emails (expected)", f"{len(arrivals) - surveys:,} ({expected_nudges:,})"],
+            ["duplicate emails (same Message-ID)", duplicates],
+            [
+                "session held -> survey email p50 / p95 / max",
+                f"{ms(percentile(survey_lag, 0.5))} / {ms(percentile(survey_lag, 0.95))} / "
+                f"{ms(max(survey_lag, default=0))} ms",
+            ],
+            [
+                "answer -> nudge email p50 / p95 / max",
+                f"{ms(percentile(nudge_lag, 0.5))} / {ms(percentile(nudge_lag, 0.95))} / "
+                f"{ms(max(nudge_lag, default=0))} ms",
+            ],
+            [
+                "outbox: most unpublished / oldest",
+                f"{max(lag.outbox_depth, default=0)} / {max(lag.outbox_age, default=0):.2f} s",
+            ],
+            ["broker queue: deepest", max(lag.broker_depth, default=0)],
+            *_stages(),
+        ],
+    )
+    for key, count in sorted(tally.statuses.items()):
+        print(f"  {key}: {count}")
+
+
+if __name__ == "__main__":
+    main()

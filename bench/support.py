@@ -1,0 +1,200 @@
+"""What every benchmark shares: the database it owns, served processes, load, and tables.
+
+Benchmarks print figures; nothing here asserts a time. Each figure is printed beside its raw
+limit, measured in the same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shared.db.migrations import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+DATABASE_URL = os.environ.get(
+    "ATTUNE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/attune_bench"
+)
+REDIS_URL = os.environ.get("ATTUNE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+LOGS = REPO / "var" / "bench"
+
+
+def fresh_database(url: str = DATABASE_URL) -> str:
+    """Create the benchmark database if needed, empty it, and migrate it."""
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql":
+        raise SystemExit("benchmarks run on PostgreSQL: set ATTUNE_BENCH_DATABASE_URL")
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(url)
+    return url
+
+
+def free_port() -> int:
+    from shared.email.sink import free_port as pick
+
+    return pick()
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
+    env.update(
+        ATTUNE_DATABASE_URL=DATABASE_URL,
+        ATTUNE_REDIS_URL=REDIS_URL,
+        ATTUNE_REDIS_NAMESPACE=f"attune-bench-{os.getpid()}",
+        ATTUNE_LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def served(command: Sequence[str], env: dict[str, str], name: str) -> Iterator[None]:
+    """A process for the length of the block; its output goes to var/bench/<name>.log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    with (LOGS / f"{name}.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, *command], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_until(check: Callable[[], object], *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"gave up waiting for {what} (see {LOGS})")
+
+
+def wait_for_http(base_url: str, path: str = "/health") -> None:
+    wait_until(
+        lambda: httpx.get(base_url + path, timeout=2).status_code < 500,
+        seconds=60,
+        what=base_url,
+    )
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+def run_load(
+    base_url: str,
+    request: Callable[[httpx.Client, int], httpx.Response],
+    *,
+    total: int,
+    concurrency: int,
+    ok: int = 200,
+) -> LoadResult:
+    """`total` requests from `concurrency` threads, each with its own keep-alive client;
+    request(client, n) sends the n-th one. Latency is per request, from send to answer."""
+    result = LoadResult()
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            while True:
+                with lock:
+                    number = next(counter, None)
+                if number is None:
+                    return
+                began = time.perf_counter()
+                try:
+                    answer = request(client, number)
+                    good = answer.status_code == ok
+                except httpx.HTTPError:
+                    good = False
+                elapsed = time.perf_counter() - began
+                with lock:
+                    if good:
+                        result.latencies.append(elapsed)
+                    else:
+                        result.errors += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(fraction * 1000) - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    for index, row in enumerate(cells):
+        print(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if index == 0:
+            print(line)
+    print(line)
+
+
+def machine_note() -> str:
+    cores = os.cpu_count()
+    load = os.getloadavg()[0]
+    return f"{cores} cores, 1-min load average {load:.1f} at the start (shared machine)"
