@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import structlog
+
+log = structlog.get_logger("attune.ratelimit")
+
 # (requests, seconds) per client address and bucket. Settings.rate_limits overrides any.
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "login": (10, 60),
@@ -64,18 +68,32 @@ class MemoryCounter:
 
 
 class RedisCounter:
+    """Counts in Redis, shared by every API process.
+
+    While Redis is unreachable it counts in this process's memory instead: answering a survey
+    must not depend on the broker being up (the outbox already lets the rest of the loop
+    wait), and a per-process limit is still a limit.
+    """
+
     def __init__(self, url: str, namespace: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        # Short timeouts: a hung Redis must cost a request milliseconds, not seconds.
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._error = redis.RedisError
         self._prefix = f"{namespace}:ratelimit:"
+        self._fallback = MemoryCounter()
 
     def hit(self, window: Window) -> int:
         key = self._prefix + window.key
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window.seconds + 60)
-            count, _ = pipe.execute()
+        try:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, window.seconds + 60)
+                count, _ = pipe.execute()
+        except self._error:
+            log.warning("ratelimit.redis_unavailable", bucket=window.key.split(":", 1)[0])
+            return self._fallback.hit(window)
         return int(count)
 
 

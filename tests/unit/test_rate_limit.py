@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.ratelimit import MemoryCounter, RateLimited, RateLimiter, window_of
+from shared.ratelimit import MemoryCounter, RateLimited, RateLimiter, RedisCounter, window_of
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 
@@ -39,3 +40,15 @@ def test_settings_override_only_the_named_buckets() -> None:
     limiter = RateLimiter(MemoryCounter(), {"survey": (1, 5)})
     assert limiter.limits["survey"] == (1, 5)
     assert limiter.limits["login"] == (10, 60)
+
+
+def test_an_unreachable_redis_still_limits_in_this_process() -> None:
+    # A port nobody listens on: Redis is down. Answers must keep flowing, still limited.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limiter = RateLimiter(RedisCounter(f"redis://127.0.0.1:{port}/0", "t"), {"survey": (2, 60)})
+    limiter.check("survey", "10.0.0.1", T0)
+    limiter.check("survey", "10.0.0.1", T0)
+    with pytest.raises(RateLimited):
+        limiter.check("survey", "10.0.0.1", T0)
