@@ -21,6 +21,7 @@ from services.api.routes.accounts import AccountController, AuthController
 from services.api.routes.alerts import AlertController
 from services.api.routes.api_keys import ApiKeyController
 from services.api.routes.appointments import AppointmentController
+from services.api.routes.audit import AuditController
 from services.api.routes.clients import ClientController
 from services.api.routes.health import HealthController
 from services.api.routes.practices import PracticeController
@@ -42,6 +43,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         SettingsController,
         SurveyPageController,
         HealthController,
+        AuditController,
     ]
     if dev_mail_dir is not None:
         from services.api.routes.dev_mail import DevMailController

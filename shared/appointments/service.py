@@ -11,8 +11,10 @@ from uuid import UUID
 
 from sqlmodel import Session, select
 
+from shared import audit
 from shared.access import Principal
 from shared.alerts.aiming import reaim_client
+from shared.audit import AuditAction
 from shared.clients.service import get_client
 from shared.errors import Conflict, Invalid, NotFound
 from shared.models import Appointment, AppointmentStatus
@@ -97,6 +99,14 @@ def book(
     session.add(appointment)
     session.flush()
     reaim_client(session, client.practice_id, client.id, now=now)
+    audit.record(
+        session,
+        principal,
+        AuditAction.APPOINTMENT_BOOKED,
+        at=now,
+        client_id=client.id,
+        subject_id=appointment.id,
+    )
     return appointment, True
 
 
@@ -119,6 +129,14 @@ def reschedule(
     appointment.updated_at = now
     session.flush()
     reaim_client(session, appointment.practice_id, appointment.client_id, now=now)
+    audit.record(
+        session,
+        principal,
+        AuditAction.APPOINTMENT_RESCHEDULED,
+        at=now,
+        client_id=appointment.client_id,
+        subject_id=appointment.id,
+    )
     return appointment
 
 

@@ -2,6 +2,7 @@
 
 from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
 from shared.models.appointment import Appointment, AppointmentStatus
+from shared.models.audit import AuditEvent
 from shared.models.delivery import (
     Notification,
     NotificationKind,
@@ -17,6 +18,7 @@ from shared.models.survey import (
     Response,
     TokenPurpose,
 )
+from shared.models.tally import ErasedClientTally
 
 __all__ = [
     "AccessToken",
@@ -26,9 +28,11 @@ __all__ = [
     "ApiKey",
     "Appointment",
     "AppointmentStatus",
+    "AuditEvent",
     "AuthSession",
     "Client",
     "ClientHistory",
+    "ErasedClientTally",
     "Invitation",
     "InvitationStatus",
     "Notification",

@@ -8,8 +8,11 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, require_owner
-from shared.errors import Conflict, NotFound
+from shared.accounts.service import add_account
+from shared.audit import AuditAction
+from shared.errors import NotFound
 from shared.models import Account, Practice, PracticeSettingsVersion, Role
 from shared.practice.settings import PracticeSettings
 from shared.security import hash_password
@@ -24,6 +27,7 @@ class CurrentSettings:
 def sign_up(
     session: Session,
     *,
+    practice_id: UUID,
     practice_name: str,
     owner_email: str,
     owner_name: str,
@@ -31,13 +35,10 @@ def sign_up(
     timezone: str,
     now: datetime_t,
 ) -> tuple[Practice, Account]:
-    email = owner_email.strip().lower()
-    if session.exec(select(Account.id).where(Account.email == email)).first():
-        raise Conflict("An account with this email already exists.", field="owner_email")
-    practice = Practice(name=practice_name, created_at=now)
+    practice = Practice(id=practice_id, name=practice_name, created_at=now)
     owner = Account(
         practice_id=practice.id,
-        email=email,
+        email=owner_email.strip().lower(),
         name=owner_name,
         role=Role.OWNER,
         timezone=timezone,
@@ -47,8 +48,7 @@ def sign_up(
     settings = PracticeSettings(timezone=timezone)
     session.add(practice)
     session.flush()
-    session.add(owner)
-    session.flush()
+    add_account(session, owner, field="owner_email")
     session.add(
         PracticeSettingsVersion(
             practice_id=practice.id,
@@ -89,6 +89,9 @@ def update_settings(
             created_by=principal.account_id,
             created_at=now,
         )
+    )
+    audit.record(
+        session, principal, AuditAction.SETTINGS_CHANGED, at=now, version=practice.settings_version
     )
     return CurrentSettings(version=practice.settings_version, settings=settings)
 
