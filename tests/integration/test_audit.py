@@ -32,7 +32,10 @@ def test_reads_and_changes_are_logged_with_who_and_when(
 
     assert http.get(f"/api/v1/clients/{client_id}", headers=practice.as_clinician()).is_success
     assert http.get(f"/api/v1/clients/{client_id}/responses", headers=practice.as_owner())
-    booked = practice.book("visit-1", START + timedelta(days=1))
+    booked = practice.book("visit-1", START - timedelta(hours=1))
+    practice.complete("visit-1")
+    seen = http.get("/api/v1/appointments/external/visit-1", headers=practice.as_scheduler())
+    assert seen.status_code == 200
     settings = http.get("/api/v1/settings", headers=practice.as_owner()).json()["settings"]
     assert http.put("/api/v1/settings", json=settings, headers=practice.as_owner()).is_success
     key = http.post("/api/v1/api-keys", json={"name": "ehr"}, headers=practice.as_owner()).json()
@@ -50,6 +53,8 @@ def test_reads_and_changes_are_logged_with_who_and_when(
     assert scheduler["actor_kind"] == "api_key"
     assert scheduler["client_id"] == client_id
     assert scheduler["subject_id"] == booked["id"]
+    completed = next(e for e in log if e["action"] == "appointment.completed")
+    assert (completed["actor_id"], completed["client_id"]) == (scheduler["actor_id"], client_id)
     # Newest first, each stamped with the (injected) time it happened.
     stamps = [datetime.fromisoformat(e["at"]) for e in log]
     assert stamps == sorted(stamps, reverse=True)
@@ -59,6 +64,8 @@ def test_reads_and_changes_are_logged_with_who_and_when(
             "client.read",
             "client.answers_read",
             "appointment.booked",
+            "appointment.completed",
+            "appointment.read",
             "settings.changed",
             "api_key.created",
             "api_key.revoked",
