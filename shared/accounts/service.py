@@ -142,15 +142,17 @@ def create_api_key(
     return raw, key
 
 
-def list_api_keys(session: Session, principal: Principal) -> list[ApiKey]:
+def list_api_keys(session: Session, principal: Principal, *, now: datetime) -> list[ApiKey]:
     require_owner(principal)
-    return list(
+    keys = list(
         session.exec(
             select(ApiKey)
             .where(ApiKey.practice_id == principal.practice_id)
             .order_by(col(ApiKey.created_at))
         ).all()
     )
+    audit.record(session, principal, AuditAction.API_KEYS_LISTED, at=now, count=len(keys))
+    return keys
 
 
 def revoke_api_key(

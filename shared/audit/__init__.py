@@ -33,7 +33,10 @@ class AuditAction(StrEnum):
     ALERT_READ = "alert.read"
     ALERTS_LISTED = "alert.listed"
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    SETTINGS_READ = "settings.read"
+    SETTINGS_HISTORY_READ = "settings.history_read"
     SETTINGS_CHANGED = "settings.changed"
+    API_KEYS_LISTED = "api_key.listed"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
 

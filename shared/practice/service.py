@@ -73,6 +73,13 @@ def current_settings(session: Session, practice_id: UUID) -> CurrentSettings:
     return CurrentSettings(version=row.version, settings=PracticeSettings.model_validate(row.body))
 
 
+def read_settings(session: Session, principal: Principal, *, now: datetime_t) -> CurrentSettings:
+    """current_settings for a person's eyes: the read is audited."""
+    current = current_settings(session, principal.practice_id)
+    audit.record(session, principal, AuditAction.SETTINGS_READ, at=now, version=current.version)
+    return current
+
+
 def update_settings(
     session: Session, principal: Principal, settings: PracticeSettings, *, now: datetime_t
 ) -> CurrentSettings:
@@ -96,12 +103,16 @@ def update_settings(
     return CurrentSettings(version=practice.settings_version, settings=settings)
 
 
-def settings_history(session: Session, principal: Principal) -> list[PracticeSettingsVersion]:
+def settings_history(
+    session: Session, principal: Principal, *, now: datetime_t
+) -> list[PracticeSettingsVersion]:
     require_owner(principal)
-    return list(
+    versions = list(
         session.exec(
             select(PracticeSettingsVersion)
             .where(PracticeSettingsVersion.practice_id == principal.practice_id)
             .order_by(col(PracticeSettingsVersion.version).desc())
         ).all()
     )
+    audit.record(session, principal, AuditAction.SETTINGS_HISTORY_READ, at=now)
+    return versions

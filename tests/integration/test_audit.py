@@ -40,6 +40,7 @@ def test_reads_and_changes_are_logged_with_who_and_when(
     assert http.put("/api/v1/settings", json=settings, headers=practice.as_owner()).is_success
     key = http.post("/api/v1/api-keys", json={"name": "ehr"}, headers=practice.as_owner()).json()
     assert http.delete(f"/api/v1/api-keys/{key['id']}", headers=practice.as_owner()).is_success
+    assert http.get("/api/v1/api-keys", headers=practice.as_owner()).is_success
 
     log = events(practice)
     actions = [(e["action"], e["actor_id"], e["client_id"]) for e in log]
@@ -66,9 +67,11 @@ def test_reads_and_changes_are_logged_with_who_and_when(
             "appointment.booked",
             "appointment.completed",
             "appointment.read",
+            "settings.read",
             "settings.changed",
             "api_key.created",
             "api_key.revoked",
+            "api_key.listed",
         ]
     )
     assert {e["action"] for e, at in zip(log, stamps, strict=True) if at == START} == {

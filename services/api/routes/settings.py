@@ -34,7 +34,7 @@ class SettingsController(Controller):
     @get("/", sync_to_thread=True)
     def current(self, principal: Principal, context: ApiContext) -> SettingsOut:
         with context.transaction(principal) as session:
-            current = practices.current_settings(session, principal.practice_id)
+            current = practices.read_settings(session, principal, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
     @put("/", sync_to_thread=True, guards=[owner_only])
@@ -51,5 +51,5 @@ class SettingsController(Controller):
         with context.transaction(principal) as session:
             return [
                 SettingsVersionOut.model_validate(v)
-                for v in practices.settings_history(session, principal)
+                for v in practices.settings_history(session, principal, now=context.clock.now())
             ]
