@@ -2,7 +2,7 @@
 applied) and as the owner (a superuser, policies skipped), on a seeded PostgreSQL database.
 
     ATTUNE_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/attune_bench \\
-        .venv/bin/python bench/row_security.py [--practices 20 --clients 200 --answers 5]
+        .venv/bin/python -m bench.row_security [--practices 20 --clients 200 --answers 5]
 
 The URL is the owner's; the database is created (or emptied) and migrated. Prints a table of
 median and 95th-percentile milliseconds per query.
@@ -17,39 +17,20 @@ import time
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from shared.credentials import practice_of_credential
 from shared.db import Database, create_database
 from shared.db.migrations import upgrade
 from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
 from shared.security import hash_token
+from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
 
 def _prepare(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-        for role in (APP_ROLE, SYSTEM_ROLE):
-            found = connection.execute(
-                text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :r"), {"r": role}
-            ).first()
-            if found is None:
-                connection.execute(text(f"CREATE ROLE {role} LOGIN"))
-            elif not found[0]:
-                connection.execute(text(f"ALTER ROLE {role} LOGIN"))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    prepare_postgres(url)
+    for role in (APP_ROLE, SYSTEM_ROLE):
+        ensure_login_role(url, role)
     upgrade(url)
 
 
@@ -161,12 +142,8 @@ def main() -> None:
     args = parser.parse_args()
     owner_url = os.environ["ATTUNE_DATABASE_URL"]
     _prepare(owner_url)
-    as_role = lambda role: make_url(owner_url).set(username=role, password=None)  # noqa: E731
     owner = create_database(owner_url)
-    app = create_database(
-        as_role(APP_ROLE).render_as_string(hide_password=False),
-        system_url=as_role(SYSTEM_ROLE).render_as_string(hide_password=False),
-    )
+    app = create_database(as_role(owner_url, APP_ROLE), system_url=as_role(owner_url, SYSTEM_ROLE))
     picked = _seed(owner, args.practices, args.clients, args.answers)
     practice_id, client_id, token = picked[len(picked) // 2]
     history = text(

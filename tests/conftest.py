@@ -11,9 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 import shared.models  # noqa: F401
@@ -25,51 +22,9 @@ from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
 from shared.email.sink import MailSink
 from shared.email.smtp import SmtpMailer
 from shared.settings import Settings
+from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
-
-
-def _prepare_postgres(url: str) -> None:
-    """Create the test database if needed and empty it, so each run starts from nothing."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def _ensure_login_role(url: str, role: str) -> None:
-    """Roles are shared by every database on the server, and other test runs may create
-    them at the same moment: tolerate losing that race."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        for _ in range(3):
-            with engine.connect() as connection:
-                found = connection.execute(
-                    text("SELECT rolcanlogin FROM pg_roles WHERE rolname = :role"), {"role": role}
-                ).first()
-                if found is not None and found[0]:
-                    return
-                verb = "ALTER" if found is not None else "CREATE"
-                try:
-                    connection.execute(text(f"{verb} ROLE {role} LOGIN"))
-                except DBAPIError:
-                    continue  # someone else created or altered it meanwhile: look again
-    finally:
-        engine.dispose()
-
-
-def _as_role(url: str, role: str) -> str:
-    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +32,9 @@ def owner_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrations run as the owner (on PostgreSQL the URL given, a superuser)."""
     url = os.environ.get("ATTUNE_DATABASE_URL")
     if url:
-        _prepare_postgres(url)
+        prepare_postgres(url)
         for role in (APP_ROLE, SYSTEM_ROLE):
-            _ensure_login_role(url, role)
+            ensure_login_role(url, role)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'attune.db'}"
     upgrade(url)
@@ -92,14 +47,14 @@ def database_url(owner_database_url: str) -> str:
     test also shows that the app works under it."""
     if owner_database_url.startswith("sqlite"):
         return owner_database_url
-    return _as_role(owner_database_url, APP_ROLE)
+    return as_role(owner_database_url, APP_ROLE)
 
 
 @pytest.fixture(scope="session")
 def system_database_url(owner_database_url: str) -> str | None:
     if owner_database_url.startswith("sqlite"):
         return None
-    return _as_role(owner_database_url, SYSTEM_ROLE)
+    return as_role(owner_database_url, SYSTEM_ROLE)
 
 
 @pytest.fixture(scope="session")
