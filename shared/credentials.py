@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlmodel import select
 
 from shared.db import Database
-from shared.models import AccessToken, Account, ApiKey, AuthSession
+from shared.models import AccessToken, Account, AccountLink, ApiKey, AuthSession
 from shared.security import hash_token
 
 API_KEY_PREFIX = "ak_"
@@ -39,6 +39,12 @@ def practice_of_link(db: Database, raw: str) -> UUID | None:
     """A survey or unsubscribe link's token."""
     digest = hash_token(raw)
     return _practice(db, select(AccessToken.practice_id).where(AccessToken.token_hash == digest))
+
+
+def practice_of_account_link(db: Database, raw: str) -> UUID | None:
+    """A password reset or clinician invitation link's token."""
+    digest = hash_token(raw)
+    return _practice(db, select(AccountLink.practice_id).where(AccountLink.token_hash == digest))
 
 
 def practice_of_login(db: Database, email: str) -> UUID | None:

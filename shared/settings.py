@@ -46,13 +46,27 @@ class Settings(BaseSettings):
     mail_sink_dir: str = "var/mail"
     dev_pages: bool = False
 
-    session_hours: int = 12
+    session_hours: int = 8
+    password_reset_minutes: int = 60
+    invitation_days: int = 7
+    # Public endpoints: bucket -> (requests, seconds) per client address; JSON in the
+    # environment, e.g. ATTUNE_RATE_LIMITS='{"login": [5, 60]}'. Buckets not named keep
+    # these defaults.
+    rate_limits: dict[str, tuple[int, int]] = Field(default_factory=dict)
     scheduler_interval_seconds: float = 2.0
     log_level: str = "INFO"
 
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(hours=self.session_hours)
+
+    @property
+    def password_reset_lifetime(self) -> timedelta:
+        return timedelta(minutes=self.password_reset_minutes)
+
+    @property
+    def invitation_lifetime(self) -> timedelta:
+        return timedelta(days=self.invitation_days)
 
     @property
     def embedded(self) -> bool:

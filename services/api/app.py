@@ -13,20 +13,30 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.template import TemplateConfig
 
-from services.api.auth import TokenAuthenticationMiddleware
+from services.api.auth import TokenAuthenticationMiddleware, api_keys_where_allowed
 from services.api.context import ApiContext, provide_context, provide_principal
 from services.api.errors import EXCEPTION_HANDLERS
 from services.api.observability import request_logging
+from services.api.openapi_types import TimeOfDaySchema
+from services.api.rate_limit import build_rate_limiter, rate_limited
+from services.api.routes.account_pages import AccountPageController
 from services.api.routes.accounts import AccountController, AuthController
 from services.api.routes.alerts import AlertController
 from services.api.routes.api_keys import ApiKeyController
 from services.api.routes.appointments import AppointmentController
 from services.api.routes.audit import AuditController
 from services.api.routes.clients import ClientController
+from services.api.routes.email_choices import (
+    NotificationController,
+    NudgePreferenceController,
+    OptOutController,
+)
+from services.api.routes.figures import FiguresController
 from services.api.routes.health import HealthController
 from services.api.routes.practices import PracticeController
 from services.api.routes.settings import SettingsController
 from services.api.routes.survey_pages import SurveyPageController
+from services.api.security_headers import security_headers
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -41,24 +51,41 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         AppointmentController,
         AlertController,
         SettingsController,
+        FiguresController,
         SurveyPageController,
         HealthController,
         AuditController,
+        NotificationController,
+        OptOutController,
+        NudgePreferenceController,
+        AccountPageController,
     ]
     if dev_mail_dir is not None:
+        if not context.settings.embedded:
+            # The page shows every email with its live links: never in production mode.
+            raise ValueError("the dev mail page exists only in the embedded mode")
         from services.api.routes.dev_mail import DevMailController
 
         handlers.append(DevMailController)
 
     return Litestar(
         route_handlers=handlers,
-        state=State({"context": context, "dev_mail_dir": dev_mail_dir}),
+        state=State(
+            {
+                "context": context,
+                "dev_mail_dir": dev_mail_dir,
+                "rate_limiter": build_rate_limiter(context.settings),
+            }
+        ),
+        guards=[api_keys_where_allowed, rate_limited],
+        plugins=[TimeOfDaySchema()],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         middleware=[
             request_logging,
+            security_headers(https=context.settings.base_url.startswith("https://")),
             DefineMiddleware(
                 TokenAuthenticationMiddleware, exclude_from_auth_key="public", exclude=["^/schema"]
             ),

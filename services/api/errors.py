@@ -46,6 +46,9 @@ def _invalid(fields: list[dict[str, str]]) -> Response[dict[str, Any]]:
 def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     if not errors:
+        if exc.detail.startswith("Missing required"):
+            # "Missing required query parameter 'x' for path ...": already says what is wrong.
+            return _body(400, exc.detail.split(" for path")[0] + ".")
         # Nothing field-level: the body itself could not be read (malformed JSON and the like).
         return _body(400, "The request body is not valid JSON or form data.")
     if any(isinstance(e, dict) and e.get("message") == "'data'" for e in errors):
@@ -73,7 +76,10 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]
     if isinstance(exc.__cause__, SerializationException):
         # Litestar passes on the parser's bare words ("Input data was truncated"): say what.
         return _body(400, f"The request body is not valid JSON or form data: {exc.detail}")
-    return _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    response = _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    # e.g. Retry-After on a 429: the client needs it to know when to come back.
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def on_database_unavailable(_: Request, exc: Exception) -> Response[dict[str, Any]]:

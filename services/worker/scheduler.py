@@ -17,7 +17,7 @@ import structlog
 from shared.alerts import nudges
 from shared.clock import Clock
 from shared.db import Database
-from shared.notifications import delivery
+from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.survey import invitations
 
@@ -29,7 +29,9 @@ BATCH = 200
 class TickReport:
     invitations_sent: int = 0
     invitations_expired: int = 0
+    reminders_sent: int = 0
     nudges_sent: int = 0
+    digests_sent: int = 0
     notifications_requeued: int = 0
     published: int = 0
 
@@ -59,7 +61,9 @@ def tick(db: Database, clock: Clock, publisher: Publisher) -> TickReport:
         invitations_expired=_each_due(
             db, now, invitations.expired_invitations, invitations.expire_invitation
         ),
+        reminders_sent=_each_due(db, now, invitations.due_reminders, invitations.send_reminder),
         nudges_sent=_each_due(db, now, nudges.due_nudges, nudges.send_nudge),
+        digests_sent=_each_due(db, now, digests.digest_clinicians_with_nudges, digests.send_digest),
     )
     report.notifications_requeued = _each_due(
         db, now, delivery.stuck_notifications, delivery.release_notification

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from shared.db import insert_ignoring_conflict
 from shared.models import (
@@ -39,37 +39,34 @@ def next_appointment(session: Session, client_id: UUID, *, now: datetime) -> App
 def reaim_client(session: Session, practice_id: UUID, client_id: UUID, *, now: datetime) -> None:
     timing = current_settings(session, practice_id).settings.timing
     target = next_appointment(session, client_id, now=now)
-    nudges = {
-        nudge.appointment_id: nudge
-        for nudge in session.exec(
-            select(Nudge)
-            .join(Appointment, col(Appointment.id) == col(Nudge.appointment_id))
-            .where(Appointment.client_id == client_id)
-        ).all()
-    }
-    # An alert whose nudge already went out stays with that appointment: it was acted on.
-    nudged = {aid for aid, nudge in nudges.items() if nudge.status is NudgeStatus.SENT}
-    waiting = [
-        alert
-        for alert in session.exec(
-            select(Alert)
-            .where(Alert.client_id == client_id)
-            .where(Alert.status == AlertStatus.OPEN)
-        ).all()
-        if alert.target_appointment_id is None or alert.target_appointment_id not in nudged
-    ]
+    # Open alerts not yet acted on: held, or aimed at an appointment whose nudge has not gone
+    # out. One whose nudge went out stays with that appointment: it was acted on. Reading only
+    # these (and only pending nudges below) keeps the work the same however long the client's
+    # history of alerts and nudges.
+    waiting = session.exec(
+        select(Alert)
+        .outerjoin(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
+        .where(Alert.client_id == client_id)
+        .where(Alert.status == AlertStatus.OPEN)
+        .where(or_(col(Nudge.id).is_(None), col(Nudge.status) != NudgeStatus.SENT))
+    ).all()
+    pending = session.exec(
+        select(Nudge)
+        .join(Appointment, col(Appointment.id) == col(Nudge.appointment_id))
+        .where(Appointment.client_id == client_id)
+        .where(Nudge.status == NudgeStatus.PENDING)
+    ).all()
     for alert in waiting:
         alert.target_appointment_id = target.id if target else None
-
-    for appointment_id, nudge in nudges.items():
-        keep = target is not None and waiting and appointment_id == target.id
-        if nudge.status is NudgeStatus.PENDING and not keep:
+    for nudge in pending:
+        keep = target is not None and waiting and nudge.appointment_id == target.id
+        if not keep:
             nudge.status = NudgeStatus.CANCELLED
 
     if target is None or not waiting:
         return
     due_at = nudge_due_at(target.starts_at, timing)
-    existing = nudges.get(target.id)
+    existing = session.exec(select(Nudge).where(Nudge.appointment_id == target.id)).first()
     if existing is None:
         insert_ignoring_conflict(
             session,

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from shared.models import NotificationKind, Nudge, NudgeStatus
+from shared.models import NotificationKind, Nudge, NudgeDelivery, NudgePreference, NudgeStatus
 from shared.notifications.queue import queue_notification
 
 
@@ -17,6 +17,14 @@ def due_nudges(session: Session, *, now: datetime, limit: int) -> list[tuple[UUI
         select(Nudge.practice_id, Nudge.id)
         .where(Nudge.status == NudgeStatus.PENDING)
         .where(col(Nudge.due_at) <= now)
+        # Clinicians who chose a morning digest get theirs through shared.notifications.digests.
+        .where(
+            col(Nudge.clinician_id).not_in(
+                select(NudgePreference.account_id).where(
+                    NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST
+                )
+            )
+        )
         .order_by(col(Nudge.due_at))
         .limit(limit)
     ).all()

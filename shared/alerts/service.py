@@ -13,11 +13,31 @@ from shared.access import Principal, scoped
 from shared.alerts.aiming import reaim_client
 from shared.audit import AuditAction
 from shared.db import insert_ignoring_conflict
-from shared.detection import Answer, Finding, History, evaluate_answer, evaluate_silence, moves_of
+from shared.detection import (
+    Answer,
+    Finding,
+    History,
+    evaluate_answer,
+    evaluate_silence,
+    is_repaired,
+    moves_of,
+    repair_target,
+)
 from shared.errors import NotFound
-from shared.models import Alert, AlertStatus, Client, ClientHistory, Invitation, Response
+from shared.models import (
+    Alert,
+    AlertStatus,
+    Appointment,
+    Client,
+    ClientHistory,
+    Invitation,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
+    Response,
+)
 from shared.practice.service import current_settings
-from shared.survey.items import BUILT_IN_ITEMS
+from shared.practice.settings import DipRules
 
 
 def _load_history(session: Session, client: Client) -> ClientHistory:
@@ -40,8 +60,8 @@ def _load_history(session: Session, client: Client) -> ClientHistory:
 def _as_history(row: ClientHistory) -> History:
     return History(
         answered=row.answered,
-        mean=row.mean,
-        m2=row.m2,
+        total=row.total,
+        total_sq=row.total_sq,
         last_mean=row.last_mean,
         decline_streak=row.decline_streak,
         unanswered_streak=row.unanswered_streak,
@@ -50,8 +70,8 @@ def _as_history(row: ClientHistory) -> History:
 
 def _store_history(row: ClientHistory, history: History) -> None:
     row.answered = history.answered
-    row.mean = history.mean
-    row.m2 = history.m2
+    row.total = history.total
+    row.total_sq = history.total_sq
     row.last_mean = history.last_mean
     row.decline_streak = history.decline_streak
     row.unanswered_streak = history.unanswered_streak
@@ -65,6 +85,7 @@ def _raise_alert(
     findings: list[Finding],
     settings_version: int,
     response_id: UUID | None,
+    repair_target: float,
     now: datetime,
 ) -> bool:
     created = insert_ignoring_conflict(
@@ -81,6 +102,7 @@ def _raise_alert(
             "evidence": [finding.as_evidence() for finding in findings],
             "moves": [move.value for move in moves_of(findings)],
             "status": AlertStatus.OPEN,
+            "repair_target": repair_target,
             "created_at": now,
         },
         ["source_key"],
@@ -105,13 +127,14 @@ def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> 
     client = session.get(Client, response.client_id)
     assert client is not None
     current = current_settings(session, response.practice_id)
-    items = {**BUILT_IN_ITEMS, **{item.key: item for item in current.settings.custom_items}}
+    _record_repair(session, response, current.settings.rules, now=now)
     row = _load_history(session, client)
+    before = _as_history(row)
     findings, history = evaluate_answer(
-        _as_history(row),
+        before,
         Answer(scores=response.scores, asked_to_talk=response.asked_to_talk),
         current.settings.rules,
-        list(items.values()),
+        current.settings.known_items,
     )
     _store_history(row, history)
     if not findings:
@@ -123,8 +146,41 @@ def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> 
         findings=findings,
         settings_version=current.version,
         response_id=response.id,
+        repair_target=repair_target(before, current.settings.rules),
         now=now,
     )
+
+
+def _record_repair(session: Session, response: Response, rules: DipRules, *, now: datetime) -> None:
+    """The first answer after a nudged session settles whether that alert was repaired.
+
+    Reads only this client's unsettled alerts whose nudge went out, never their past answers,
+    so evaluation stays a fixed amount of work per answer.
+    """
+    answered = session.get(Appointment, response.appointment_id)
+    assert answered is not None
+    nudged = session.exec(
+        select(Alert)
+        .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
+        .join(Appointment, col(Appointment.id) == col(Alert.target_appointment_id))
+        .where(Alert.client_id == response.client_id)
+        .where(col(Alert.repair).is_(None))
+        .where(Nudge.status == NudgeStatus.SENT)
+        .where(col(Appointment.starts_at) <= answered.starts_at)
+    ).all()
+    for alert in nudged:
+        # An alert from before targets were kept has no baseline on record.
+        target = alert.repair_target
+        if target is None:
+            target = repair_target(History(), rules)
+        alert.repair = (
+            RepairOutcome.REPAIRED
+            if is_repaired(response.mean, target)
+            else RepairOutcome.NOT_REPAIRED
+        )
+        alert.repair_response_id = response.id
+        alert.repair_mean = response.mean
+        alert.repair_at = now
 
 
 def record_silence(session: Session, invitation: Invitation, *, now: datetime) -> bool:
@@ -137,7 +193,8 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
     assert client is not None
     current = current_settings(session, invitation.practice_id)
     row = _load_history(session, client)
-    findings, history = evaluate_silence(_as_history(row), current.settings.rules)
+    before = _as_history(row)
+    findings, history = evaluate_silence(before, current.settings.rules)
     _store_history(row, history)
     if not findings:
         return False
@@ -148,6 +205,7 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
         findings=findings,
         settings_version=current.version,
         response_id=None,
+        repair_target=repair_target(before, current.settings.rules),
         now=now,
     )
 
@@ -160,8 +218,15 @@ def list_alerts(
     clinician_id: UUID | None = None,
     client_id: UUID | None = None,
     now: datetime,
+    held: bool | None = None,
 ) -> list[Alert]:
     query = scoped(select(Alert), Alert, principal)
+    if held is not None:
+        # Held: open, and no upcoming appointment to aim its nudge at.
+        is_held = (col(Alert.status) == AlertStatus.OPEN) & col(Alert.target_appointment_id).is_(
+            None
+        )
+        query = query.where(is_held if held else ~is_held)
     if status is not None:
         query = query.where(Alert.status == status)
     if clinician_id is not None:
@@ -174,7 +239,9 @@ def list_alerts(
         principal,
         AuditAction.ALERTS_LISTED,
         at=now,
-        client_id=client_id,
+        # Only a client the caller can see: an id guessed from another practice (or another
+        # clinician's caseload) finds nothing and must not be written into this log.
+        client_id=client_id if found else None,
         count=len(found),
     )
     return found

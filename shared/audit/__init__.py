@@ -24,6 +24,8 @@ class AuditAction(StrEnum):
     ANSWERS_READ = "client.answers_read"
     CLIENT_EXPORTED = "client.exported"
     CLIENT_ERASED = "client.erased"
+    INVITATIONS_RESUMED = "client.invitations_resumed"
+    OPT_OUT_HISTORY_READ = "client.opt_out_history_read"
     APPOINTMENT_BOOKED = "appointment.booked"
     APPOINTMENT_RESCHEDULED = "appointment.rescheduled"
     APPOINTMENT_COMPLETED = "appointment.completed"

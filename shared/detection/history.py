@@ -1,7 +1,13 @@
 """A client's running summary: what detection needs to know about the past, in constant size.
 
 Updating it with one answer costs the same whatever the length of the history, which is what
-keeps evaluation at a constant cost per answer (Welford's online mean and variance).
+keeps evaluation at a constant cost per answer.
+
+The baseline and spread are kept as exact integer sums rather than a floating-point running
+mean (Welford): an answer's mean is a whole-number total over at most ten items, so it is an
+exact multiple of 1/2520 (the least common multiple of 1..10). Summing those multiples in
+integers makes the baseline and the standard deviation the same to the last bit whatever
+order the answers were stored in, so no dip decision can hinge on the order of evaluation.
 """
 
 from __future__ import annotations
@@ -9,33 +15,48 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+# lcm(1, ..., 10): a survey has 3 to 5 built-in items plus at most 5 custom ones.
+MEAN_UNITS = 2520
+
+
+def mean_units(answer_mean: float) -> int:
+    """An answer's mean in exact units of 1/MEAN_UNITS."""
+    return round(answer_mean * MEAN_UNITS)
+
 
 @dataclass(frozen=True)
 class History:
     answered: int = 0
-    mean: float = 0.0  # mean of the client's answer means: their own baseline
-    m2: float = 0.0  # sum of squared deviations from that mean (Welford)
+    total: int = 0  # sum of the answer means, in units of 1/MEAN_UNITS
+    total_sq: int = 0  # sum of their squares, in those units squared
     last_mean: float | None = None
     decline_streak: int = 0  # how many answers in a row fell below the one before
     unanswered_streak: int = 0  # how many invitations in a row expired unanswered
 
     @property
+    def mean(self) -> float:
+        """The client's own baseline: the mean of their answer means (0 before any)."""
+        if self.answered == 0:
+            return 0.0
+        return self.total / (self.answered * MEAN_UNITS)
+
+    @property
     def sd(self) -> float:
         """Sample standard deviation of the answer means (0 until there are two)."""
-        if self.answered < 2:
+        n = self.answered
+        if n < 2:
             return 0.0
-        return math.sqrt(self.m2 / (self.answered - 1))
+        # n * sum(x^2) - sum(x)^2 is exact in integers, so never negative and never noisy.
+        spread = n * self.total_sq - self.total * self.total
+        return math.sqrt(spread / (n * (n - 1))) / MEAN_UNITS
 
     def with_answer(self, answer_mean: float) -> History:
-        answered = self.answered + 1
-        delta = answer_mean - self.mean
-        mean = self.mean + delta / answered
-        m2 = self.m2 + delta * (answer_mean - mean)
+        units = mean_units(answer_mean)
         fell = self.last_mean is not None and answer_mean < self.last_mean
         return History(
-            answered=answered,
-            mean=mean,
-            m2=m2,
+            answered=self.answered + 1,
+            total=self.total + units,
+            total_sq=self.total_sq + units * units,
             last_mean=answer_mean,
             decline_streak=self.decline_streak + 1 if fell else 0,
             unanswered_streak=0,

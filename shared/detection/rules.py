@@ -17,7 +17,7 @@ from shared.survey.moves import MOVE_ORDER, Move
 
 # Means are floats: 4.6 - 3.6 is 0.9999999999999996, yet the mean fell a full point. A drop
 # this close to its threshold counts as reaching it.
-_TOLERANCE = 1e-9
+TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def evaluate_answer(
         if drop_rule.in_sd is not None and history.sd > 0:
             threshold = drop_rule.in_sd * history.sd
             numbers |= {"sd": history.sd, "in_sd": drop_rule.in_sd}
-        if drop > 0 and drop >= threshold - _TOLERANCE:
+        if drop > 0 and drop >= threshold - TOLERANCE:
             findings.append(
                 Finding(
                     rule="drop",
@@ -128,7 +128,7 @@ def evaluate_answer(
     sudden = rules.sudden_drop
     if sudden.enabled and history.last_mean is not None:
         drop = history.last_mean - mean
-        if drop > 0 and drop >= sudden.points - _TOLERANCE:
+        if drop > 0 and drop >= sudden.points - TOLERANCE:
             findings.append(
                 Finding(
                     rule="sudden_drop",

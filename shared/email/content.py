@@ -58,8 +58,42 @@ class NudgeEmail:
 
 
 @dataclass(frozen=True)
+class DigestEntry:
+    """One appointment of the day: the same few facts a nudge gives, and no more."""
+
+    client_reference: str  # pseudonymous
+    appointment_time: str  # in the clinician's time zone
+    points: tuple[NudgePoint, ...]
+    alert_url: str
+
+
+@dataclass(frozen=True)
+class DigestEmail:
+    to_address: str
+    sender: Sender
+    subject: str
+    clinician_name: str
+    day: str  # e.g. "Tuesday 3 March", the clinician's local date
+    entries: tuple[DigestEntry, ...]
+    dashboard_url: str
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountLinkEmail:
+    """A password reset or a clinician's invitation: a link to set a password, nothing more."""
+
+    to_address: str
+    sender: Sender
+    subject: str
+    person_name: str
+    practice_name: str
+    action_url: str  # GET shows a form; only its POST uses the link up
+    valid_for: str  # e.g. "1 hour", "7 days"

@@ -1,7 +1,10 @@
 """Turns an email's content into its subject, plain text, HTML and extra headers.
 
 Templates live next to this module; the only values they see are the content dataclasses, so
-what an email can say is decided by those types, not by the templates.
+what an email can say is decided by those types, not by the templates. Each email is a pair,
+<name>.txt and <name>.html; files starting with "_" are shared parts. The HTML's styles are
+written once in _layout.html's <style> block and inlined into every element here, since many
+mail clients drop <style> blocks.
 """
 
 from __future__ import annotations
@@ -11,9 +14,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared.email.content import NudgeEmail, RenderedEmail, SurveyInvitationEmail
+from shared.email.content import (
+    AccountLinkEmail,
+    DigestEmail,
+    NudgeEmail,
+    RenderedEmail,
+    SurveyInvitationEmail,
+)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -28,6 +38,11 @@ _env = Environment(
     keep_trailing_newline=True,
     # Templates ship with the code and never change under a running process.
     auto_reload=False,
+)
+
+# Never fetch a stylesheet named in a template: an email renders from what it carries.
+_inliner = css_inline.CSSInliner(
+    keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
 )
 
 # Characters that would break a URL out of an href attribute, a line of plain text, or the
@@ -61,15 +76,46 @@ def render_nudge(email: NudgeEmail) -> RenderedEmail:
     return _render("nudge", email)
 
 
-def _render(name: str, email: SurveyInvitationEmail | NudgeEmail) -> RenderedEmail:
+def render_digest(email: DigestEmail) -> RenderedEmail:
+    if not email.entries or any(not entry.points for entry in email.entries):
+        raise ValueError("a digest needs at least one appointment, each with a suggested move")
+    _check_urls([entry.alert_url for entry in email.entries] + [email.dashboard_url])
+    return _render("digest", email)
+
+
+def render_account_link(email: AccountLinkEmail, template: str) -> RenderedEmail:
+    """`template` is "password_reset" or "clinician_invitation"."""
+    _check_urls([email.action_url])
+    return _render(template, email)
+
+
+def email_names() -> list[str]:
+    """Every email the templates folder holds (each a .txt and .html pair)."""
+    return sorted(
+        path.stem
+        for path in TEMPLATES_DIR.glob("*.html")
+        if not path.name.startswith("_") and path.with_suffix(".txt").exists()
+    )
+
+
+def render_template(name: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
+    """Render one email's pair of templates, with its CSS inlined into the HTML."""
     # Subjects are chosen by the practice; a line break there would end up as a header break.
-    subject = " ".join(email.subject.split())
-    context: dict[str, Any] = {"email": email, "subject": subject}
+    subject = " ".join(subject.split())
+    context = {**context, "subject": subject}
     return RenderedEmail(
         subject=subject,
         text=_env.get_template(f"{name}.txt").render(context),
-        html=_env.get_template(f"{name}.html").render(context),
+        # The inliner re-serializes the document and drops the final line break, which a
+        # MIME part would add back (the round trip would then not be exact).
+        html=_inliner.inline(_env.get_template(f"{name}.html").render(context)).rstrip("\n") + "\n",
     )
+
+
+def _render(
+    name: str, email: SurveyInvitationEmail | NudgeEmail | DigestEmail | AccountLinkEmail
+) -> RenderedEmail:
+    return render_template(name, email.subject, {"email": email})
 
 
 def _check_urls(urls: Iterable[str]) -> None:

@@ -1,8 +1,17 @@
 """Every table, imported in one place so metadata (and alembic) sees them all."""
 
-from shared.models.alert import Alert, AlertStatus, ClientHistory, Nudge, NudgeStatus
+from shared.models.account_link import AccountLink, AccountLinkPurpose
+from shared.models.alert import (
+    Alert,
+    AlertStatus,
+    ClientHistory,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
+)
 from shared.models.appointment import Appointment, AppointmentStatus
 from shared.models.audit import AuditEvent
+from shared.models.contact import NudgeDelivery, NudgeDigest, NudgePreference, OptOutChange
 from shared.models.delivery import (
     Notification,
     NotificationKind,
@@ -23,6 +32,8 @@ from shared.models.tally import ErasedClientTally
 __all__ = [
     "AccessToken",
     "Account",
+    "AccountLink",
+    "AccountLinkPurpose",
     "Alert",
     "AlertStatus",
     "ApiKey",
@@ -39,10 +50,15 @@ __all__ = [
     "NotificationKind",
     "NotificationStatus",
     "Nudge",
+    "NudgeDelivery",
+    "NudgeDigest",
+    "NudgePreference",
     "NudgeStatus",
+    "OptOutChange",
     "OutboxEvent",
     "Practice",
     "PracticeSettingsVersion",
+    "RepairOutcome",
     "Response",
     "Role",
     "TokenPurpose",

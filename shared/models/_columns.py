@@ -32,7 +32,9 @@ def json_field(*, nullable: bool = False) -> Any:
     return Field(default=None, sa_column=Column(JSON, nullable=nullable))
 
 
-def enum_field(kind: type[StrEnum], default: StrEnum | None = None) -> Any:
+def enum_field(
+    kind: type[StrEnum], default: StrEnum | None = None, *, nullable: bool = False
+) -> Any:
     """Stored as its value in a VARCHAR: adding a state later needs no ALTER TYPE."""
     column_type = Enum(
         kind,
@@ -41,7 +43,7 @@ def enum_field(kind: type[StrEnum], default: StrEnum | None = None) -> Any:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
-    return Field(default=default, sa_column=Column(column_type, nullable=False))
+    return Field(default=default, sa_column=Column(column_type, nullable=nullable))
 
 
 __all__ = ["UUID", "datetime", "enum_field", "id_field", "json_field", "moment", "practice_field"]

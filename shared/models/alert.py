@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
@@ -19,8 +19,8 @@ class ClientHistory(SQLModel, table=True):
     client_id: UUID = Field(foreign_key="client.id", primary_key=True, ondelete="CASCADE")
     practice_id: UUID = practice_field()
     answered: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
+    total: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False, default=0))
+    total_sq: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False, default=0))
     last_mean: float | None = None
     decline_streak: int = 0
     unanswered_streak: int = 0
@@ -29,6 +29,13 @@ class ClientHistory(SQLModel, table=True):
 class AlertStatus(StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+
+
+class RepairOutcome(StrEnum):
+    """What the client's first answer after the nudged appointment showed."""
+
+    REPAIRED = "repaired"  # back to their baseline
+    NOT_REPAIRED = "not_repaired"
 
 
 class Alert(SQLModel, table=True):
@@ -55,6 +62,16 @@ class Alert(SQLModel, table=True):
     created_at: datetime = moment()
     acknowledged_at: datetime | None = moment(nullable=True)
     acknowledged_by: UUID | None = Field(default=None, foreign_key="account.id")
+    # The mean the client's next answer must reach to count as repaired: their baseline
+    # before this dip (or the practice's low-overall floor when there was none yet).
+    repair_target: float | None = None
+    # None while no answer has come after the nudged appointment: the alert stays open.
+    repair: RepairOutcome | None = enum_field(RepairOutcome, None, nullable=True)
+    repair_response_id: UUID | None = Field(
+        default=None, foreign_key="response.id", ondelete="SET NULL"
+    )
+    repair_mean: float | None = None
+    repair_at: datetime | None = moment(nullable=True)
 
 
 class NudgeStatus(StrEnum):

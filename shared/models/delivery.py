@@ -37,6 +37,10 @@ class OutboxEvent(SQLModel, table=True):
 class NotificationKind(StrEnum):
     SURVEY = "survey"
     NUDGE = "nudge"
+    SURVEY_REMINDER = "survey_reminder"
+    DIGEST = "digest"
+    PASSWORD_RESET = "password_reset"
+    CLINICIAN_INVITATION = "clinician_invitation"
 
 
 class NotificationStatus(StrEnum):
@@ -44,6 +48,7 @@ class NotificationStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # nothing left to say by send time (answered, opted out, ...)
 
 
 class Notification(SQLModel, table=True):

@@ -26,6 +26,7 @@ class Invitation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_invitation_due", "status", "send_at"),
         Index("ix_invitation_expiry", "status", "expires_at"),
+        Index("ix_invitation_reminder", "status", "reminder_at"),
     )
 
     id: UUID = id_field()
@@ -36,6 +37,9 @@ class Invitation(SQLModel, table=True):
     send_at: datetime = moment()
     sent_at: datetime | None = moment(nullable=True)
     expires_at: datetime | None = moment(nullable=True)
+    # The one optional reminder: when it is due, and when it went (None: not sent).
+    reminder_at: datetime | None = moment(nullable=True)
+    reminded_at: datetime | None = moment(nullable=True)
     answered_at: datetime | None = moment(nullable=True)
     created_at: datetime = moment()
 

@@ -2,44 +2,76 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from shared.accounts.links import mint_token
 from shared.alerts.explain import nudge_points
 from shared.email.content import (
+    AccountLinkEmail,
+    DigestEmail,
+    DigestEntry,
     NudgeEmail,
     NudgePoint,
+    RenderedEmail,
     ScaleChoice,
     Sender,
     SurveyInvitationEmail,
 )
 from shared.email.message import build_message, make_message_id
-from shared.email.render import render_nudge, render_survey_invitation
+from shared.email.render import (
+    render_account_link,
+    render_digest,
+    render_nudge,
+    render_survey_invitation,
+)
 from shared.errors import NotFound
 from shared.models import (
     AccessToken,
     Account,
+    AccountLink,
     Alert,
     AlertStatus,
     Appointment,
+    AppointmentStatus,
     Client,
     Invitation,
+    InvitationStatus,
     Notification,
     NotificationKind,
     Nudge,
+    NudgeDigest,
+    NudgeStatus,
+    Practice,
     TokenPurpose,
 )
 from shared.practice.service import current_settings
 from shared.practice.settings import PracticeSettings
 from shared.security import new_token
 from shared.settings import Settings
-from shared.survey.items import BUILT_IN_ITEMS, SCALE_LABELS
+from shared.survey.items import SCALE_LABELS
 from shared.survey.moves import MOVE_ADVICE, MOVE_TITLES
 
 UNSUBSCRIBE_LIFETIME = timedelta(days=365)
+# Where each emailed account link leads: a page whose GET shows a form and whose POST uses it.
+ACCOUNT_LINK_PAGES = {
+    NotificationKind.PASSWORD_RESET: ("account/reset", "Choose a new password for Attune"),
+    NotificationKind.CLINICIAN_INVITATION: ("account/join", "Set up your Attune account"),
+}
+
+
+class NothingToSend(Exception):
+    """What the notification was about has changed since it was queued (the survey was
+    answered, the client opted out, the appointment went away): it is called off, not failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _sender(settings: PracticeSettings, config: Settings) -> Sender:
@@ -82,6 +114,13 @@ def _survey_email(
     client = session.get(Client, invitation.client_id)
     if client is None:
         raise NotFound("client is gone")
+    # Checked again at send time: an opt-out must hold from the click on, whatever was queued.
+    if client.opted_out_at is not None:
+        raise NothingToSend("the client opted out")
+    if invitation.status is not InvitationStatus.SENT or (
+        invitation.expires_at is not None and invitation.expires_at <= now
+    ):
+        raise NothingToSend(f"the survey is no longer open ({invitation.status.value})")
     settings = current_settings(session, invitation.practice_id).settings
     survey_token = _issue_token(
         session,
@@ -116,48 +155,137 @@ def _survey_email(
         unsubscribe_url=f"{base}/u/{unsubscribe_token}",
         expires_on=f"{expires:%A} {expires.day} {expires:%B}",
         crisis_line=settings.crisis_line,
+        reminder=notification.kind is NotificationKind.SURVEY_REMINDER,
     )
 
 
-def _nudge_email(
-    session: Session, notification: Notification, config: Settings
-) -> tuple[str, NudgeEmail]:
-    nudge = session.get(Nudge, notification.subject_id)
-    if nudge is None:
-        raise NotFound("nudge is gone")
+def _appointment_entry(
+    session: Session, nudge: Nudge, clinician: Account, config: Settings, now: datetime
+) -> DigestEntry | None:
+    """What a clinician may be told about one upcoming appointment, or None if nothing is
+    left to say (the appointment went away or began, or its alerts were all addressed)."""
     appointment = session.get(Appointment, nudge.appointment_id)
-    clinician = session.get(Account, nudge.clinician_id)
-    if appointment is None or clinician is None:
-        raise NotFound("appointment or clinician is gone")
+    if (
+        nudge.status is NudgeStatus.CANCELLED
+        or appointment is None
+        or appointment.status is not AppointmentStatus.SCHEDULED
+        or appointment.starts_at <= now
+    ):
+        return None
     client = session.get(Client, appointment.client_id)
     if client is None:
-        raise NotFound("client is gone")
+        return None
     alerts = session.exec(
         select(Alert)
         .where(Alert.target_appointment_id == appointment.id)
         .where(Alert.status == AlertStatus.OPEN)
         .order_by(col(Alert.created_at))
     ).all()
+    if not alerts:
+        return None
     settings = current_settings(session, nudge.practice_id).settings
-    items = {**BUILT_IN_ITEMS, **{item.key: item for item in settings.custom_items}}
+    items = {item.key: item for item in settings.known_items}
     evidence = [finding for alert in alerts for finding in alert.evidence]
-    zone = ZoneInfo(clinician.timezone)
-    start = appointment.starts_at.astimezone(zone)
-    base = config.base_url.rstrip("/")
-    first_alert = alerts[0].id if alerts else None
-    return clinician.email, NudgeEmail(
-        to_address=clinician.email,
-        sender=_sender(settings, config),
-        subject=settings.sender.nudge_subject,
-        clinician_name=clinician.name,
+    start = appointment.starts_at.astimezone(ZoneInfo(clinician.timezone))
+    return DigestEntry(
         client_reference=client.reference,
         appointment_time=f"{start:%a} {start.day} {start:%b}, {start:%H:%M} ({clinician.timezone})",
         points=tuple(
             NudgePoint(move_title=MOVE_TITLES[move], reason=reason, advice=MOVE_ADVICE[move])
             for move, reason in nudge_points(evidence, items)
         ),
-        alert_url=f"{base}/api/v1/alerts/{first_alert}" if first_alert else f"{base}/api/v1/alerts",
-        dashboard_url=f"{base}/api/v1/alerts?status=open",
+        alert_url=f"{config.base_url.rstrip('/')}/api/v1/alerts/{alerts[0].id}",
+    )
+
+
+def _dashboard_url(config: Settings) -> str:
+    return f"{config.base_url.rstrip('/')}/api/v1/alerts?status=open"
+
+
+def _nudge_email(
+    session: Session, notification: Notification, config: Settings, now: datetime
+) -> tuple[str, NudgeEmail]:
+    nudge = session.get(Nudge, notification.subject_id)
+    if nudge is None:
+        raise NotFound("nudge is gone")
+    clinician = session.get(Account, nudge.clinician_id)
+    if clinician is None:
+        raise NotFound("clinician is gone")
+    entry = _appointment_entry(session, nudge, clinician, config, now)
+    if entry is None:
+        raise NothingToSend("the appointment or its alerts are no longer current")
+    settings = current_settings(session, nudge.practice_id).settings
+    return clinician.email, NudgeEmail(
+        to_address=clinician.email,
+        sender=_sender(settings, config),
+        subject=settings.sender.nudge_subject,
+        clinician_name=clinician.name,
+        client_reference=entry.client_reference,
+        appointment_time=entry.appointment_time,
+        points=entry.points,
+        alert_url=entry.alert_url,
+        dashboard_url=_dashboard_url(config),
+    )
+
+
+def _digest_email(
+    session: Session, notification: Notification, config: Settings, now: datetime
+) -> tuple[str, DigestEmail]:
+    digest = session.get(NudgeDigest, notification.subject_id)
+    if digest is None:
+        raise NotFound("digest is gone")
+    clinician = session.get(Account, digest.clinician_id)
+    if clinician is None:
+        raise NotFound("clinician is gone")
+    # Nudges fall due a fixed lead before their appointment: due order is the day's order.
+    nudges = session.exec(
+        select(Nudge)
+        .where(col(Nudge.id).in_([UUID(nudge_id) for nudge_id in digest.nudge_ids]))
+        .order_by(col(Nudge.due_at))
+    ).all()
+    entries = [
+        entry
+        for nudge in nudges
+        if (entry := _appointment_entry(session, nudge, clinician, config, now)) is not None
+    ]
+    if not entries:
+        raise NothingToSend("none of the day's appointments still has an open alert")
+    settings = current_settings(session, digest.practice_id).settings
+    day = date.fromisoformat(digest.local_date)
+    return clinician.email, DigestEmail(
+        to_address=clinician.email,
+        sender=_sender(settings, config),
+        subject=f"{settings.sender.nudge_subject}: {day:%a} {day.day} {day:%b}",
+        clinician_name=clinician.name,
+        day=f"{day:%A} {day.day} {day:%B}",
+        entries=tuple(entries),
+        dashboard_url=_dashboard_url(config),
+    )
+
+
+def _account_link_email(
+    session: Session, notification: Notification, config: Settings, now: datetime
+) -> AccountLinkEmail:
+    link = session.get(AccountLink, notification.subject_id)
+    account = session.get(Account, link.account_id) if link else None
+    practice = session.get(Practice, link.practice_id) if link else None
+    if link is None or account is None or practice is None:
+        raise NotFound("account link is gone")
+    if link.used_at is not None or link.expires_at <= now:
+        raise NotFound("account link was used or has expired")
+    page, subject = ACCOUNT_LINK_PAGES[notification.kind]
+    valid = link.expires_at - now
+    hours = max(1, round(valid.total_seconds() / 3600))
+    valid_for = f"{hours} hour{'s' * (hours != 1)}" if hours < 48 else f"{round(hours / 24)} days"
+    settings = current_settings(session, link.practice_id).settings
+    return AccountLinkEmail(
+        to_address=account.email,
+        sender=_sender(settings, config),
+        subject=subject,
+        person_name=account.name,
+        practice_name=practice.name,
+        action_url=f"{config.base_url.rstrip('/')}/{page}/{mint_token(link)}",
+        valid_for=valid_for,
     )
 
 
@@ -165,14 +293,30 @@ def compose(
     session: Session, notification: Notification, config: Settings, *, now: datetime
 ) -> EmailMessage:
     """The message to send. Survey links are minted here, at send time, and only their hashes
-    are stored: the raw tokens exist in the outgoing email and nowhere else."""
-    if notification.kind is NotificationKind.SURVEY:
+    are stored: the raw tokens exist in the outgoing email and nowhere else.
+
+    Raises NothingToSend when what the notification was about no longer calls for an email."""
+    rendered: RenderedEmail
+    if notification.kind in (NotificationKind.SURVEY, NotificationKind.SURVEY_REMINDER):
         to_address, survey = _survey_email(session, notification, config, now)
         rendered, sender = render_survey_invitation(survey), survey.sender
+    elif notification.kind is NotificationKind.DIGEST:
+        to_address, digest = _digest_email(session, notification, config, now)
+        rendered, sender = render_digest(digest), digest.sender
+    elif notification.kind in ACCOUNT_LINK_PAGES:
+        account_link = _account_link_email(session, notification, config, now)
+        rendered = render_account_link(account_link, notification.kind.value)
+        to_address, sender = account_link.to_address, account_link.sender
     else:
-        to_address, nudge = _nudge_email(session, notification, config)
+        to_address, nudge = _nudge_email(session, notification, config, now)
         rendered, sender = render_nudge(nudge), nudge.sender
     domain = config.mail_from_address.rsplit("@", 1)[-1]
+    if notification.kind is NotificationKind.SURVEY_REMINDER:
+        # Threads the reminder under the invitation it follows up, in the client's inbox.
+        original = make_message_id(f"survey:{notification.subject_id}", domain)
+        rendered = replace(
+            rendered, headers={**rendered.headers, "In-Reply-To": original, "References": original}
+        )
     return build_message(
         rendered,
         sender=sender,

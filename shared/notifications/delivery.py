@@ -16,7 +16,7 @@ from shared.db import Database
 from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
 from shared.errors import NotFound
 from shared.models import Notification, NotificationStatus
-from shared.notifications.compose import compose
+from shared.notifications.compose import NothingToSend, compose
 from shared.notifications.queue import DELIVER_NOTIFICATION, SWEEP_AFTER
 from shared.outbox import emit
 from shared.settings import Settings
@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # someone else has it, or it is done
     RETRY = "retry"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # nothing to say any more: see NothingToSend
 
 
 def deliver(
@@ -60,6 +61,10 @@ def deliver(
         session.refresh(notification)
         try:
             message = compose(session, notification, config, now=now)
+        except NothingToSend as moot:
+            notification.status = NotificationStatus.CANCELLED
+            notification.last_error = moot.reason
+            return Outcome.CANCELLED
         except NotFound as gone:
             notification.status = NotificationStatus.FAILED
             notification.last_error = f"nothing to send: {gone.message}"

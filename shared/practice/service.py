@@ -87,6 +87,9 @@ def update_settings(
     practice = session.exec(
         select(Practice).where(Practice.id == principal.practice_id).with_for_update()
     ).one()
+    current = current_settings(session, principal.practice_id)
+    if current.settings == settings:
+        return current  # saving the same settings again (a retry) makes no new version
     practice.settings_version += 1
     session.add(
         PracticeSettingsVersion(
@@ -103,16 +106,22 @@ def update_settings(
     return CurrentSettings(version=practice.settings_version, settings=settings)
 
 
+@dataclass(frozen=True)
+class SettingsChange:
+    version: PracticeSettingsVersion
+    author_name: str | None  # None once the account that made it is gone
+
+
 def settings_history(
     session: Session, principal: Principal, *, now: datetime_t
-) -> list[PracticeSettingsVersion]:
+) -> list[SettingsChange]:
+    """Every version of the practice's settings, newest first, with who saved it."""
     require_owner(principal)
-    versions = list(
-        session.exec(
-            select(PracticeSettingsVersion)
-            .where(PracticeSettingsVersion.practice_id == principal.practice_id)
-            .order_by(col(PracticeSettingsVersion.version).desc())
-        ).all()
-    )
+    rows = session.exec(
+        select(PracticeSettingsVersion, Account.name)
+        .join(Account, col(Account.id) == col(PracticeSettingsVersion.created_by), isouter=True)
+        .where(PracticeSettingsVersion.practice_id == principal.practice_id)
+        .order_by(col(PracticeSettingsVersion.version).desc())
+    ).all()
     audit.record(session, principal, AuditAction.SETTINGS_HISTORY_READ, at=now)
-    return versions
+    return [SettingsChange(version, name) for version, name in rows]

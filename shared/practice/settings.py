@@ -19,6 +19,18 @@ class FloorRule(_Strict):
     enabled: bool = True
     floor: int = Field(default=2, ge=SCALE_MIN, le=SCALE_MAX)
 
+    @field_validator("floor")
+    @classmethod
+    def _below_the_top(cls, floor: int) -> int:
+        # "At or below the floor" with the floor at the top would flag every answer, even
+        # a perfect one: no practice means that.
+        if floor >= SCALE_MAX:
+            raise ValueError(
+                f"a floor of {floor} would flag every answer, even all {SCALE_MAX}s: "
+                f"choose {SCALE_MIN} to {SCALE_MAX - 1}"
+            )
+        return floor
+
 
 class LowOverallRule(_Strict):
     enabled: bool = True
@@ -148,6 +160,12 @@ class PracticeSettings(_Strict):
     def items(self) -> list[SurveyItem]:
         """The survey as the client sees it, in order."""
         return [BUILT_IN_ITEMS[key] for key in self.item_keys] + list(self.custom_items)
+
+    @property
+    def known_items(self) -> list[SurveyItem]:
+        """Every item an answer may hold: the whole built-in bank (an older answer may use an
+        item the practice has since dropped) plus the practice's own."""
+        return [*BUILT_IN_ITEMS.values(), *self.custom_items]
 
     @property
     def zone(self) -> ZoneInfo:

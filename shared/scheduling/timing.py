@@ -58,11 +58,22 @@ def invitation_expires_at(
     return expiry
 
 
-def reminder_at(sent_at: datetime, timing: Timing, client_zone: ZoneInfo) -> datetime | None:
+def reminder_at(
+    sent_at: datetime,
+    timing: Timing,
+    client_zone: ZoneInfo,
+    *,
+    expires_at: datetime | None = None,
+) -> datetime | None:
+    """When the one optional reminder goes, or None: none set, or it would arrive after the
+    survey has closed (a reminder to answer what can no longer be answered helps no one)."""
     if timing.reminder_after_hours is None:
         return None
     moment = sent_at + timedelta(hours=timing.reminder_after_hours)
-    return out_of_quiet_hours(moment, timing.quiet_hours, client_zone)
+    moment = out_of_quiet_hours(moment, timing.quiet_hours, client_zone)
+    if expires_at is not None and moment >= expires_at:
+        return None
+    return moment
 
 
 def nudge_due_at(appointment_start: datetime, timing: Timing) -> datetime:

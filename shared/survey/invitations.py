@@ -23,7 +23,7 @@ from shared.models import (
 )
 from shared.notifications.queue import queue_notification
 from shared.practice.service import current_settings
-from shared.scheduling.timing import invitation_expires_at, invitation_send_at
+from shared.scheduling.timing import invitation_expires_at, invitation_send_at, reminder_at
 
 
 def schedule_invitation(session: Session, appointment_id: UUID, *, now: datetime) -> bool:
@@ -86,11 +86,61 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
     invitation.expires_at = invitation_expires_at(
         now, timing, following.starts_at if following else None
     )
+    invitation.reminder_at = reminder_at(
+        now, timing, ZoneInfo(client.timezone), expires_at=invitation.expires_at
+    )
     queue_notification(
         session,
         practice_id=invitation.practice_id,
         kind=NotificationKind.SURVEY,
         key=f"survey:{invitation.id}",
+        subject_id=invitation.id,
+        now=now,
+    )
+    return True
+
+
+def due_reminders(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+    """(practice id, invitation id) of open invitations whose one reminder has come due."""
+    rows = session.exec(
+        select(Invitation.practice_id, Invitation.id)
+        .where(Invitation.status == InvitationStatus.SENT)
+        .where(col(Invitation.reminder_at) <= now)
+        .where(col(Invitation.reminded_at).is_(None))
+        .order_by(col(Invitation.reminder_at))
+        .limit(limit)
+    ).all()
+    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+
+
+def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
+    """Queue the reminder once, and only while the survey is open and the client still wants
+    invitations; True if this call did it."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None:
+        return False
+    client = session.get(Client, invitation.client_id)
+    assert client is not None
+    if client.opted_out_at is not None:
+        # Never due again: resuming invitations later is about future sessions.
+        invitation.reminder_at = None
+        return False
+    claimed = session.execute(
+        update(Invitation)
+        .where(col(Invitation.id) == invitation_id)
+        .where(col(Invitation.status) == InvitationStatus.SENT)
+        .where(col(Invitation.reminded_at).is_(None))
+        .where(col(Invitation.reminder_at) <= now)
+        .where(col(Invitation.expires_at) > now)
+        .values(reminded_at=now)
+    ).rowcount
+    if claimed != 1:
+        return False
+    queue_notification(
+        session,
+        practice_id=invitation.practice_id,
+        kind=NotificationKind.SURVEY_REMINDER,
+        key=f"reminder:{invitation.id}",
         subject_id=invitation.id,
         now=now,
     )

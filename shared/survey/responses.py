@@ -147,23 +147,6 @@ def submit_response(
     return response
 
 
-def opt_out(session: Session, client_id: UUID, *, now: datetime) -> Client:
-    """Stop all further invitations to this client in this practice, at once."""
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound("This link is not valid.")
-    if client.opted_out_at is None:
-        client.opted_out_at = now
-        # Invitations already scheduled are withheld now, not at send time.
-        session.execute(
-            update(Invitation)
-            .where(col(Invitation.client_id) == client.id)
-            .where(col(Invitation.status) == InvitationStatus.SCHEDULED)
-            .values(status=InvitationStatus.WITHHELD)
-        )
-    return client
-
-
 def client_of_invitation(session: Session, invitation_id: UUID) -> Client:
     client = session.exec(
         select(Client)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,6 +18,7 @@ from shared.db.row_security import APP_ROLE
 from shared.email.sink import MailSink
 from tests.support.answers import answer_a_survey
 from tests.support.inspection import everything
+from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
 pytestmark = pytest.mark.postgres
@@ -46,10 +47,39 @@ def two_practices(
     return a, b
 
 
+def _fill_the_tables_the_loop_leaves_empty(
+    stack: Stack, sink: MailSink, clock: ManualClock, practices: tuple[PracticeFixture, ...]
+) -> None:
+    """A digest reader's preference and digest, a password-reset link and a client's
+    opt-out in each practice, each made through its own route."""
+    for practice in practices:
+        chosen = practice.http.put(
+            f"/api/v1/clinicians/{practice.clinician['id']}/nudge-preference",
+            json={"delivery": "daily_digest", "digest_hour": 7},
+            headers=practice.as_clinician(),
+        )
+        assert chosen.status_code == 200, chosen.text
+        reset = practice.http.post(
+            "/api/v1/auth/password-reset", json={"email": practice.owner["email"]}
+        )
+        assert reset.status_code == 202, reset.text
+        survey = addressed_to(sink, practice.client["email"])[-1]
+        unsubscribe = next(link for link in links(survey) if "/u/" in link)
+        left = practice.http.post(unsubscribe.removeprefix("http://attune.test"))
+        assert left.status_code == 200, left.text
+    # The morning of both practices' "next" sessions (London is on UTC then): the digests.
+    clock.set(datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
+    tick_and_settle(stack)
+
+
 def test_a_query_that_forgets_the_practice_sees_only_the_current_one(
-    stack: Stack, two_practices: tuple[PracticeFixture, PracticeFixture]
+    stack: Stack,
+    sink: MailSink,
+    clock: ManualClock,
+    two_practices: tuple[PracticeFixture, PracticeFixture],
 ) -> None:
     a, b = two_practices
+    _fill_the_tables_the_loop_leaves_empty(stack, sink, clock, two_practices)
     with everything(stack) as session:
         for table in _tenant_tables():
             practices = {

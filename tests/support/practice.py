@@ -126,3 +126,30 @@ def create_practice(
         client=client.json(),
         api_key=key.json()["key"],
     )
+
+
+def add_clinician_with_client(practice: PracticeFixture) -> tuple[str, str]:
+    """A second clinician, Drew, with a client of their own (SC-2002); returns both ids."""
+    http = practice.http
+    added = http.post(
+        "/api/v1/clinicians",
+        json={
+            "email": "drew@harbour.example.com",
+            "name": "Drew Clinician",
+            "timezone": "Europe/London",
+            "password": "a third long secret",
+        },
+        headers=practice.as_owner(),
+    )
+    assert added.status_code == 201, added.text
+    client = http.post(
+        "/api/v1/clients",
+        json={
+            "email": "sam.client@harbour.example.com",
+            "reference": "SC-2002",
+            "clinician_id": added.json()["id"],
+        },
+        headers=practice.as_owner(),
+    )
+    assert client.status_code == 201, client.text
+    return added.json()["id"], client.json()["id"]

@@ -1,4 +1,4 @@
-"""The running summary of a client's answers (Welford's online mean and variance)."""
+"""The running summary of a client's answers: exact integer sums of the answer means."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.detection.history import History
+from shared.detection.history import MEAN_UNITS, History, mean_units
 
 # Answer means live on the 1..5 scale; with 3 to 5 items they are multiples of 1/3, 1/4, 1/5.
 answer_means = st.floats(min_value=1.0, max_value=5.0, allow_nan=False, allow_infinity=False)
@@ -54,7 +54,7 @@ def test_one_answer_sets_the_baseline_and_has_no_spread() -> None:
     assert history.answered == 1
     assert history.mean == pytest.approx(3.8)
     assert history.sd == 0.0
-    assert history.m2 == 0.0
+    assert history.total == mean_units(3.8)
     assert history.last_mean == 3.8
     assert history.decline_streak == 0
 
@@ -66,7 +66,7 @@ def test_known_sequence_matches_the_textbook_figures() -> None:
     assert history.mean == pytest.approx(4.5)
     # sample sd: sqrt(4 * 0.25 / 3)
     assert history.sd == pytest.approx((1.0 / 3.0) ** 0.5)
-    assert history.m2 == pytest.approx(1.0)
+    assert (history.total, history.total_sq) == (18 * MEAN_UNITS, 82 * MEAN_UNITS**2)
     assert history.last_mean == 5.0
 
 
@@ -76,7 +76,7 @@ def test_sd_is_the_sample_not_the_population_deviation() -> None:
     assert history.sd != pytest.approx(statistics.pstdev([2.0, 4.0]))
 
 
-@given(st.lists(answer_means, min_size=1, max_size=60))
+@given(st.lists(item_means, min_size=1, max_size=60))
 def test_mean_matches_fmean(means: list[float]) -> None:
     history = fold(means)
     assert history.answered == len(means)
@@ -84,7 +84,7 @@ def test_mean_matches_fmean(means: list[float]) -> None:
     assert history.last_mean == means[-1]
 
 
-@given(st.lists(answer_means, min_size=2, max_size=60))
+@given(st.lists(item_means, min_size=2, max_size=60))
 def test_sd_matches_stdev(means: list[float]) -> None:
     history = fold(means)
     assert history.sd == pytest.approx(statistics.stdev(means), rel=1e-7, abs=1e-7)
@@ -97,30 +97,44 @@ def test_order_of_prior_answers_does_not_change_mean_or_sd(
     shuffled = list(means)
     random.shuffle(shuffled)
     one, other = fold(means), fold(shuffled)
-    assert one.answered == other.answered
-    assert one.mean == pytest.approx(other.mean, rel=1e-9, abs=1e-9)
-    assert one.sd == pytest.approx(other.sd, rel=1e-7, abs=1e-7)
+    # Exactly equal, not merely close: the sums are integers.
+    assert (one.answered, one.total, one.total_sq) == (other.answered, other.total, other.total_sq)
+    assert one.mean == other.mean
+    assert one.sd == other.sd
 
 
-@given(st.lists(answer_means, min_size=2, max_size=30))
+@given(st.lists(item_means, min_size=2, max_size=30))
 def test_reversed_order_gives_the_same_baseline(means: list[float]) -> None:
     forward, backward = fold(means), fold(reversed(means))
-    assert forward.mean == pytest.approx(backward.mean, rel=1e-9, abs=1e-9)
-    assert forward.sd == pytest.approx(backward.sd, rel=1e-7, abs=1e-7)
+    assert forward.mean == backward.mean
+    assert forward.sd == backward.sd
 
 
-@given(answer_means, st.integers(min_value=1, max_value=50))
+@given(st.integers(min_value=3, max_value=10), st.integers(min_value=3, max_value=50))
+def test_every_possible_answer_mean_is_an_exact_number_of_units(items: int, total: int) -> None:
+    """Any survey (3 to 10 items, whole scores) has a mean the sums hold without rounding."""
+    mean = total / items
+    assert mean_units(mean) * items == total * MEAN_UNITS
+
+
+@given(item_means, st.integers(min_value=1, max_value=50))
 def test_a_client_who_never_varies_has_exactly_zero_spread(mean: float, times: int) -> None:
     history = fold([mean] * times)
     assert history.sd == 0.0
-    assert history.m2 == 0.0
     assert history.mean == pytest.approx(mean)
 
 
-@given(st.lists(answer_means, min_size=1, max_size=40))
-def test_m2_never_goes_negative(means: list[float]) -> None:
+@given(st.lists(answer_means, min_size=2, max_size=40))
+def test_the_spread_is_never_negative_even_for_any_float(means: list[float]) -> None:
     history = fold(means)
-    assert history.m2 >= -1e-9
+    assert history.answered * history.total_sq - history.total**2 >= 0
+    assert history.sd >= 0.0
+
+
+def test_ten_thousand_answers_fit_the_database_columns() -> None:
+    history = fold([5.0] * 10_000)
+    assert history.total_sq < 2**63  # a BIGINT
+    assert history.mean == 5.0
 
 
 @given(st.lists(item_means, min_size=1, max_size=40))
@@ -165,7 +179,7 @@ def test_silence_counts_up_and_leaves_the_baseline_alone() -> None:
     assert after.unanswered_streak == 2
     assert after.answered == before.answered
     assert after.mean == before.mean
-    assert after.m2 == before.m2
+    assert (after.total, after.total_sq) == (before.total, before.total_sq)
     assert after.last_mean == before.last_mean
     assert after.decline_streak == before.decline_streak
 

@@ -116,9 +116,15 @@ def test_item_floor_outside_the_scale_is_refused(floor: int) -> None:
     assert_names_field(error, "rules", "floor", "floor")
 
 
-def test_item_floor_at_the_ends_of_the_scale_is_allowed() -> None:
+def test_item_floor_from_the_bottom_to_one_below_the_top_is_allowed() -> None:
     assert FloorRule(floor=1).floor == 1
-    assert FloorRule(floor=5).floor == 5
+    assert FloorRule(floor=4).floor == 4
+
+
+def test_item_floor_at_the_top_would_flag_every_answer_and_is_refused() -> None:
+    error = refused({"rules": {"floor": {"floor": 5}}})
+    assert_names_field(error, "rules", "floor", "floor")
+    assert "would flag every answer" in str(error)
 
 
 @pytest.mark.parametrize("floor", [5.5, 0.9])

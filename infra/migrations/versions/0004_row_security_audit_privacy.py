@@ -1,7 +1,7 @@
 """row-level security, the audit log, encrypted comments, erased clients' tally
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 
 On PostgreSQL every tenant table gets ENABLE + FORCE ROW LEVEL SECURITY and a policy on
 current_setting('app.practice_id', true); the application's role gets DML only (INSERT and
@@ -33,7 +33,7 @@ from shared.db.row_security import (
 from shared.privacy.encryption import keyring
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,6 +42,7 @@ depends_on: str | Sequence[str] | None = None
 TENANT_TABLES = [
     "access_token",
     "account",
+    "account_link",
     "alert",
     "api_key",
     "audit_event",
@@ -53,6 +54,9 @@ TENANT_TABLES = [
     "invitation",
     "notification",
     "nudge",
+    "nudge_digest",
+    "nudge_preference",
+    "opt_out_change",
     "outbox_event",
     "practice_settings_version",
     "response",
@@ -62,11 +66,23 @@ TENANT_TABLES = [
 # hashes (and login emails) to find a credential's practice. No client email, answer or comment.
 SYSTEM_READS: dict[str, list[str]] = {
     "practice": ["id"],
-    "invitation": ["id", "practice_id", "status", "send_at", "expires_at"],
-    "nudge": ["id", "practice_id", "status", "due_at"],
+    "invitation": [
+        "id",
+        "practice_id",
+        "status",
+        "send_at",
+        "expires_at",
+        "reminder_at",
+        "reminded_at",
+    ],
+    "nudge": ["id", "practice_id", "status", "due_at", "clinician_id", "appointment_id"],
+    # Digest finds: which digest readers have a pending nudge for a session in the next days.
+    "appointment": ["id", "starts_at"],
+    "nudge_preference": ["account_id", "delivery"],
     "notification": ["id", "practice_id", "status", "claimed_at", "next_attempt_at"],
     "outbox_event": ["id", "practice_id", "actor", "args", "created_at", "published_at"],
     "access_token": ["token_hash", "practice_id"],
+    "account_link": ["token_hash", "practice_id"],
     "auth_session": ["token_hash", "practice_id"],
     "api_key": ["key_hash", "practice_id"],
     "account": ["email", "practice_id"],

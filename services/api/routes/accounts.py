@@ -1,16 +1,26 @@
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from pydantic import EmailStr, Field
 
-from services.api.auth import SESSION_COOKIE, credential_of, people_only
+from services.api.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    credential_of,
+    owner_only,
+    people_only,
+)
 from services.api.context import ApiContext
+from services.api.rate_limit import enforce
 from services.api.schemas import AccountOut, Body, Out, TimeZone
 from shared.access import Principal
+from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.credentials import practice_of_login
+from shared.security import csrf_token_for
 
 
 class LogIn(Body):
@@ -20,23 +30,48 @@ class LogIn(Body):
 
 class LoggedIn(Out):
     token: str
+    csrf_token: str = Field(
+        description="For pages signed in by cookie: send it as X-CSRF-Token on every "
+        "POST, PUT, PATCH and DELETE. Bearer callers do not need it."
+    )
     account: AccountOut
+
+
+class PasswordResetRequest(Body):
+    email: EmailStr
+
+
+class Accepted(Out):
+    detail: str
+
+
+class InvitationOut(Out):
+    clinician_id: UUID
+    expires_at: datetime
 
 
 class NewClinician(Body):
     email: EmailStr
     name: str = Field(min_length=1, max_length=120)
     timezone: TimeZone = "UTC"
-    password: str | None = Field(default=None, min_length=10, max_length=200)
+    password: str | None = Field(
+        default=None,
+        min_length=10,
+        max_length=200,
+        description="Leave out to email the clinician an invitation to choose their own.",
+    )
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", opt={"public": True}, sync_to_thread=True, status_code=200)
-    def log_in(self, data: LogIn, context: ApiContext) -> Response[LoggedIn]:
+    @post(
+        "/login", opt={"public": True, "rate_limit": "login"}, sync_to_thread=True, status_code=200
+    )
+    def log_in(self, data: LogIn, request: Request, context: ApiContext) -> Response[LoggedIn]:
         """Log in; the token works as a bearer token and is also set as an HttpOnly cookie."""
+        enforce(request, "login_account", data.email.strip().lower())
         # An unknown email still runs log_in (in no practice, so it finds no one), which
         # spends a password hash's time: the answer's timing tells nothing.
         with context.db.transaction(practice_of_login(context.db, data.email)) as session:
@@ -47,17 +82,44 @@ class AuthController(Controller):
                 now=context.clock.now(),
                 lifetime=context.settings.session_lifetime,
             )
-            body = LoggedIn(token=token, account=AccountOut.model_validate(account))
+            csrf = csrf_token_for(token, context.settings.secret_key)
+            body = LoggedIn(
+                token=token, csrf_token=csrf, account=AccountOut.model_validate(account)
+            )
         response = Response(body)
+        lifetime = int(context.settings.session_lifetime.total_seconds())
         response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            secure=True,
-            samesite="strict",
-            max_age=int(context.settings.session_lifetime.total_seconds()),
+            SESSION_COOKIE, token, httponly=True, secure=True, samesite="strict", max_age=lifetime
+        )
+        # Readable by our own pages' scripts, which echo it in the X-CSRF-Token header.
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=False, secure=True, samesite="strict", max_age=lifetime
         )
         return response
+
+    @post(
+        "/password-reset",
+        opt={"public": True, "rate_limit": "password_reset"},
+        sync_to_thread=True,
+        status_code=202,
+    )
+    def request_password_reset(
+        self, data: PasswordResetRequest, request: Request, context: ApiContext
+    ) -> Accepted:
+        """Email a single-use link to choose a new password. The answer is the same whether
+        or not the address has an account."""
+        enforce(request, "password_reset", data.email.strip().lower())
+        with context.db.transaction(practice_of_login(context.db, data.email)) as session:
+            links.request_password_reset(
+                session,
+                email=data.email,
+                now=context.clock.now(),
+                lifetime=context.settings.password_reset_lifetime,
+            )
+        return Accepted(
+            detail="If this address has an account, a link to choose a new password is on its "
+            "way. It works once and expires soon."
+        )
 
     @post("/logout", sync_to_thread=True, status_code=204)
     def log_out(self, request: Request, context: ApiContext) -> Response[None]:
@@ -67,6 +129,7 @@ class AuthController(Controller):
                 accounts.log_out(session, credential, now=context.clock.now())
         response: Response[None] = Response(None, status_code=204)
         response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(CSRF_COOKIE)
         return response
 
 
@@ -90,11 +153,12 @@ class AccountController(Controller):
                 AccountOut.model_validate(a) for a in accounts.list_accounts(session, principal)
             ]
 
-    @post("/clinicians", sync_to_thread=True, status_code=201)
+    @post("/clinicians", sync_to_thread=True, status_code=201, guards=[owner_only])
     def add_clinician(
         self, data: NewClinician, principal: Principal, context: ApiContext
     ) -> AccountOut:
-        """The owner adds a clinician to the practice."""
+        """The owner adds a clinician to the practice. Without a password, the clinician gets
+        an emailed invitation to choose one."""
         with context.transaction(principal) as session:
             account = accounts.add_clinician(
                 session,
@@ -106,7 +170,35 @@ class AccountController(Controller):
                 now=context.clock.now(),
             )
             session.flush()
+            if data.password is None:
+                links.invite_clinician(
+                    session,
+                    principal,
+                    account.id,
+                    now=context.clock.now(),
+                    lifetime=context.settings.invitation_lifetime,
+                )
             return AccountOut.model_validate(account)
+
+    @post(
+        "/clinicians/{clinician_id:uuid}/invitation",
+        sync_to_thread=True,
+        status_code=201,
+        guards=[owner_only],
+    )
+    def invite_again(
+        self, clinician_id: UUID, principal: Principal, context: ApiContext
+    ) -> InvitationOut:
+        """Email the clinician a new invitation (the last one expired or was lost)."""
+        with context.transaction(principal) as session:
+            link = links.invite_clinician(
+                session,
+                principal,
+                clinician_id,
+                now=context.clock.now(),
+                lifetime=context.settings.invitation_lifetime,
+            )
+            return InvitationOut(clinician_id=clinician_id, expires_at=link.expires_at)
 
     @get("/clinicians/{clinician_id:uuid}", sync_to_thread=True)
     def get_clinician(

@@ -5,13 +5,14 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, get, post
+from pydantic import computed_field
 
 from services.api.auth import people_only
 from services.api.context import ApiContext
 from services.api.schemas import Out
 from shared.access import Principal
 from shared.alerts import service as alerts
-from shared.models import AlertStatus
+from shared.models import AlertStatus, RepairOutcome
 
 
 class AlertOut(Out):
@@ -25,6 +26,16 @@ class AlertOut(Out):
     status: AlertStatus
     created_at: datetime
     acknowledged_at: datetime | None
+    repair_target: float | None
+    repair: RepairOutcome | None
+    repair_mean: float | None
+    repair_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def held(self) -> bool:
+        """Open with no upcoming appointment to nudge before: waiting for a booking."""
+        return self.status is AlertStatus.OPEN and self.target_appointment_id is None
 
 
 class AlertController(Controller):
@@ -40,8 +51,12 @@ class AlertController(Controller):
         status: AlertStatus | None = None,
         clinician_id: UUID | None = None,
         client_id: UUID | None = None,
+        held: bool | None = None,
     ) -> list[AlertOut]:
-        """Alerts in the practice (a clinician sees only their own), newest first."""
+        """Alerts in the practice (a clinician sees only their own), newest first.
+
+        held=true lists the open alerts waiting for their client's next booking: no nudge
+        goes out for them until one is made."""
         with context.transaction(principal) as session:
             found = alerts.list_alerts(
                 session,
@@ -50,6 +65,7 @@ class AlertController(Controller):
                 clinician_id=clinician_id,
                 client_id=client_id,
                 now=context.clock.now(),
+                held=held,
             )
             return [AlertOut.model_validate(a) for a in found]
 

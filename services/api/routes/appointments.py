@@ -56,6 +56,7 @@ TRANSITIONS: dict[str, Transition] = {
 class AppointmentController(Controller):
     path = "/api/v1/appointments"
     tags = ["appointments"]
+    opt = {"api_key": True}
 
     def _apply(
         self,

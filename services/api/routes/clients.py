@@ -59,6 +59,7 @@ class ErasedOut(Out):
 class ClientController(Controller):
     path = "/api/v1/clients"
     tags = ["clients"]
+    opt = {"api_key": True}
 
     @post("/", sync_to_thread=True, status_code=201)
     def add(self, data: NewClient, principal: Principal, context: ApiContext) -> ClientOut:

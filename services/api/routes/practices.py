@@ -29,7 +29,12 @@ class PracticeController(Controller):
     path = "/api/v1"
     tags = ["practices"]
 
-    @post("/practices", opt={"public": True}, sync_to_thread=True, status_code=201)
+    @post(
+        "/practices",
+        opt={"public": True, "rate_limit": "sign_up"},
+        sync_to_thread=True,
+        status_code=201,
+    )
     def sign_up(self, data: SignUp, context: ApiContext) -> SignedUp:
         """Sign up a practice with its owner; returns a session token for the owner."""
         # The new practice's id is chosen first: its rows are written as that practice.

@@ -4,14 +4,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, put
+from litestar import Controller, get, post, put
+from pydantic import Field
 
 from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
-from services.api.schemas import Out
+from services.api.schemas import Body, Out
 from shared.access import Principal
+from shared.detection.replay import AlertCounts
 from shared.practice import service as practices
-from shared.practice.settings import PracticeSettings
+from shared.practice.preview import MAX_PREVIEW_DAYS, preview_settings
+from shared.practice.settings import DipRules, PracticeSettings
 
 
 class SettingsOut(Out):
@@ -23,7 +26,45 @@ class SettingsVersionOut(Out):
     version: int
     body: dict[str, Any]
     created_by: UUID | None
+    created_by_name: str | None
     created_at: datetime
+
+
+class PreviewIn(Body):
+    settings: PracticeSettings
+    days: int = Field(default=30, ge=1, le=MAX_PREVIEW_DAYS)
+
+
+class AlertCountsOut(Out):
+    alerts: int
+    by_rule: dict[str, int]
+
+    @classmethod
+    def of(cls, counts: AlertCounts) -> AlertCountsOut:
+        return cls(
+            alerts=counts.alerts,
+            by_rule={rule: counts.by_rule[rule] for rule in DipRules.model_fields},
+        )
+
+
+class ClinicianPreviewOut(Out):
+    clinician_id: UUID
+    name: str
+    current: int
+    candidate: int
+
+
+class PreviewOut(Out):
+    days: int
+    window_start: datetime
+    window_end: datetime
+    answers: int
+    silences: int
+    raised: int
+    current_version: int
+    current: AlertCountsOut
+    candidate: AlertCountsOut
+    by_clinician: list[ClinicianPreviewOut]
 
 
 class SettingsController(Controller):
@@ -41,7 +82,8 @@ class SettingsController(Controller):
     def replace(
         self, data: PracticeSettings, principal: Principal, context: ApiContext
     ) -> SettingsOut:
-        """Replace the practice's settings; the previous version is kept in the history."""
+        """Replace the practice's settings; the previous version is kept in the history.
+        Saving the same settings again changes nothing."""
         with context.transaction(principal) as session:
             current = practices.update_settings(session, principal, data, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
@@ -49,7 +91,32 @@ class SettingsController(Controller):
     @get("/history", sync_to_thread=True, guards=[owner_only])
     def history(self, principal: Principal, context: ApiContext) -> list[SettingsVersionOut]:
         with context.transaction(principal) as session:
+            changes = practices.settings_history(session, principal, now=context.clock.now())
             return [
-                SettingsVersionOut.model_validate(v)
-                for v in practices.settings_history(session, principal, now=context.clock.now())
+                SettingsVersionOut(
+                    version=change.version.version,
+                    body=change.version.body,
+                    created_by=change.version.created_by,
+                    created_by_name=change.author_name,
+                    created_at=change.version.created_at,
+                )
+                for change in changes
             ]
+
+    @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)
+    def preview(self, data: PreviewIn, principal: Principal, context: ApiContext) -> PreviewOut:
+        """How many alerts the current and the candidate settings would have raised over the
+        practice's last N days of answers, per rule and per clinician. Saves nothing and
+        sends nothing."""
+        with context.transaction(principal) as session:
+            preview = preview_settings(
+                session, principal, data.settings, days=data.days, now=context.clock.now()
+            )
+            return PreviewOut.model_validate(
+                {
+                    **vars(preview),
+                    "current": AlertCountsOut.of(preview.current),
+                    "candidate": AlertCountsOut.of(preview.candidate),
+                    "by_clinician": [vars(row) for row in preview.by_clinician],
+                }
+            )

@@ -18,7 +18,7 @@ from services.api.context import ApiContext
 from shared.credentials import practice_of_link
 from shared.errors import DomainError, Invalid
 from shared.models import TokenPurpose
-from shared.survey import responses
+from shared.survey import opt_out, responses
 from shared.survey.items import SCALE_LABELS
 
 TOKEN_PAGE_HEADERS = {
@@ -83,7 +83,7 @@ class SurveyPageController(Controller):
     path = "/"
     include_in_schema = True
     tags = ["client pages"]
-    opt = {"public": True}
+    opt = {"public": True, "rate_limit": "survey"}
 
     @get("/s/{token:str}", sync_to_thread=True)
     def survey(self, token: str, request: Request, context: ApiContext) -> Template:
@@ -147,7 +147,7 @@ class SurveyPageController(Controller):
         try:
             with _link_transaction(context, token) as session:
                 link = responses.resolve_link(session, token, TokenPurpose.UNSUBSCRIBE, now=now)
-                responses.opt_out(session, link.subject_id, now=now)
+                opt_out.opt_out(session, link.subject_id, now=now)
         except DomainError as error:
             return _problem(error)
         return _page(

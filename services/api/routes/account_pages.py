@@ -1,0 +1,130 @@
+"""The pages an emailed account link opens: choose a new password, or set up an invited
+clinician's account. The GET shows a form and changes nothing (mail scanners follow links);
+the POST spends the link. No session cookie is involved, so no CSRF token: the single-use
+link is the credential, as on the survey pages."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager as ContextManager
+from typing import Annotated, Any
+
+from litestar import Controller, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+from sqlmodel import Session
+
+from services.api.context import ApiContext
+from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
+from shared.accounts.links import open_link, use_link
+from shared.credentials import practice_of_account_link
+from shared.errors import DomainError
+from shared.models import AccountLinkPurpose
+
+FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+PAGES = {
+    AccountLinkPurpose.PASSWORD_RESET: ("Choose a new password", "Save my new password"),
+    AccountLinkPurpose.CLINICIAN_INVITATION: ("Set up your Attune account", "Set my password"),
+}
+DONE = {
+    AccountLinkPurpose.PASSWORD_RESET: "Your password was changed. Sign in with the new one.",
+    AccountLinkPurpose.CLINICIAN_INVITATION: "Your account is ready. You can sign in now.",
+}
+
+
+def _page(name: str, status: int = 200, **context: Any) -> Template:
+    return Template(
+        template_name=name, context=context, status_code=status, headers=TOKEN_PAGE_HEADERS
+    )
+
+
+def _problem(error: DomainError) -> Template:
+    return _page("message.html", status=error.status_code, title="This link", message=error.message)
+
+
+def _form(purpose: AccountLinkPurpose, *, status: int = 200, error: str | None = None) -> Template:
+    title, button = PAGES[purpose]
+    return _page(
+        "set_password.html",
+        status=status,
+        title=title,
+        button=button,
+        error=error,
+        min_length=PASSWORD_MIN,
+    )
+
+
+def _link_transaction(context: ApiContext, token: str) -> ContextManager[Session]:
+    """A transaction in the practice the link belongs to; an unknown token gets one in no
+    practice, where open_link finds nothing and says the link is not valid."""
+    return context.db.transaction(practice_of_account_link(context.db, token))
+
+
+def _show(context: ApiContext, token: str, purpose: AccountLinkPurpose) -> Template:
+    try:
+        with _link_transaction(context, token) as session:
+            open_link(session, token, purpose, now=context.clock.now())
+    except DomainError as problem:
+        return _problem(problem)
+    return _form(purpose)
+
+
+def _password_problem(data: dict[str, Any]) -> str | None:
+    password, confirm = data.get("password"), data.get("confirm")
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        return f"Choose a password of {PASSWORD_MIN} to {PASSWORD_MAX} characters."
+    if password != confirm:
+        return "The two passwords are not the same."
+    return None
+
+
+def _use(
+    context: ApiContext, token: str, purpose: AccountLinkPurpose, data: dict[str, Any]
+) -> Template:
+    problem = _password_problem(data)
+    if problem is not None:
+        # Checked before the link is spent, so a typo does not use it up.
+        try:
+            with _link_transaction(context, token) as session:
+                open_link(session, token, purpose, now=context.clock.now())
+        except DomainError as error:
+            return _problem(error)
+        return _form(purpose, status=422, error=problem)
+    try:
+        with _link_transaction(context, token) as session:
+            use_link(session, token, purpose, password=data["password"], now=context.clock.now())
+    except DomainError as error:
+        return _problem(error)
+    return _page("message.html", title="Done", message=DONE[purpose])
+
+
+class AccountPageController(Controller):
+    path = "/account"
+    tags = ["account pages"]
+    opt = {"public": True, "rate_limit": "account_link"}
+
+    @get("/reset/{token:str}", sync_to_thread=True)
+    def reset_page(self, token: str, context: ApiContext) -> Template:
+        """The form to choose a new password. Opening it changes nothing."""
+        return _show(context, token, AccountLinkPurpose.PASSWORD_RESET)
+
+    @post("/reset/{token:str}", sync_to_thread=True, status_code=200)
+    def reset(
+        self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
+    ) -> Template:
+        """Set the new password and spend the link; every other session is signed out."""
+        return _use(context, token, AccountLinkPurpose.PASSWORD_RESET, data)
+
+    @get("/join/{token:str}", sync_to_thread=True)
+    def join_page(self, token: str, context: ApiContext) -> Template:
+        """An invited clinician's form to choose a password. Opening it changes nothing."""
+        return _show(context, token, AccountLinkPurpose.CLINICIAN_INVITATION)
+
+    @post("/join/{token:str}", sync_to_thread=True, status_code=200)
+    def join(
+        self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
+    ) -> Template:
+        """Set the invited clinician's password and spend the link."""
+        return _use(context, token, AccountLinkPurpose.CLINICIAN_INVITATION, data)

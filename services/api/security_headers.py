@@ -1,0 +1,52 @@
+"""Headers a browser needs to keep a health-care app's pages and data to itself."""
+
+from __future__ import annotations
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+BASE_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Links out of Attune never carry a path (which may hold a token) to another site.
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+# Pages are server-rendered without JavaScript; /schema's documentation page loads its
+# viewer from a CDN, so it keeps only the framing rule.
+PAGE_POLICY = (
+    b"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+FRAMING_POLICY = b"frame-ancestors 'none'"
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def security_headers(*, https: bool) -> object:
+    def middleware_factory(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            path = scope.get("path", "")
+            policy = FRAMING_POLICY if path.startswith("/schema") else PAGE_POLICY
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    present = {name.lower() for name, _ in headers}
+                    extra = [*BASE_HEADERS, (b"content-security-policy", policy)]
+                    if https:
+                        extra.append(HSTS)
+                    if path.startswith("/api/"):
+                        # Client data must not linger in a shared browser's or proxy's cache.
+                        extra.append((b"cache-control", b"no-store"))
+                    headers += [(n, v) for n, v in extra if n not in present]
+                    message["headers"] = headers
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return middleware
+
+    return middleware_factory

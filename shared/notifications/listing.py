@@ -1,0 +1,32 @@
+"""What the owner sees of the practice's emails: how each one went, and why one failed.
+
+Recipients are left out on purpose: the list says what happened to a notification, not who
+it was for (its subject id leads there for those allowed to look)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from shared.access import Principal, require_owner
+from shared.models import Notification, NotificationKind, NotificationStatus
+
+LIMIT_MAX = 500
+
+
+def list_notifications(
+    session: Session,
+    principal: Principal,
+    *,
+    status: NotificationStatus | None = None,
+    kind: NotificationKind | None = None,
+    limit: int = 100,
+) -> list[Notification]:
+    """The practice's notifications, newest first."""
+    require_owner(principal)
+    query = select(Notification).where(Notification.practice_id == principal.practice_id)
+    if status is not None:
+        query = query.where(Notification.status == status)
+    if kind is not None:
+        query = query.where(Notification.kind == kind)
+    query = query.order_by(col(Notification.created_at).desc()).limit(min(max(limit, 1), LIMIT_MAX))
+    return list(session.exec(query).all())

@@ -1,0 +1,157 @@
+"""Practice figures for a date range, overall and per clinician, for the owner.
+
+The database counts (grouped by clinician); shared.reporting.figures does the arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import case
+from sqlmodel import Session, col, func, select
+
+from shared.access import Principal, require_owner
+from shared.errors import Invalid
+from shared.models import (
+    Account,
+    Alert,
+    AlertStatus,
+    Appointment,
+    AppointmentStatus,
+    Invitation,
+    InvitationStatus,
+    Nudge,
+    NudgeStatus,
+    RepairOutcome,
+    Role,
+)
+from shared.practice.service import current_settings
+from shared.reporting.figures import Figures, Tally, figures_of, total
+
+MAX_RANGE_DAYS = 366
+
+
+@dataclass(frozen=True)
+class ClinicianFigures:
+    clinician_id: UUID
+    name: str
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class PracticeFigures:
+    first_day: date
+    last_day: date
+    timezone: str
+    overall: Figures
+    by_clinician: list[ClinicianFigures]
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _in_range(column: Any, start: datetime, end: datetime) -> Any:
+    return (col(column) >= start) & (col(column) < end)
+
+
+def _tallies(
+    session: Session, practice_id: UUID, start: datetime, end: datetime
+) -> dict[UUID, Tally]:
+    counts: dict[UUID, dict[str, int]] = defaultdict(dict)
+
+    def gather(query: Any, *names: str) -> None:
+        for clinician_id, *values in session.exec(query).all():
+            counts[clinician_id].update(zip(names, (int(v) for v in values), strict=True))
+
+    gather(
+        select(Appointment.clinician_id, func.count())
+        .where(Appointment.practice_id == practice_id)
+        .where(Appointment.status == AppointmentStatus.COMPLETED)
+        .where(_in_range(Appointment.completed_at, start, end))
+        .group_by(col(Appointment.clinician_id)),
+        "appointments_completed",
+    )
+    gather(
+        select(
+            Appointment.clinician_id,
+            func.count(),
+            _count_if(col(Invitation.status) == InvitationStatus.ANSWERED),
+        )
+        .join(Appointment, col(Appointment.id) == col(Invitation.appointment_id))
+        .where(Invitation.practice_id == practice_id)
+        .where(_in_range(Invitation.sent_at, start, end))
+        .group_by(col(Appointment.clinician_id)),
+        "invitations_sent",
+        "invitations_answered",
+    )
+    gather(
+        select(
+            Alert.clinician_id,
+            func.count(),
+            _count_if(col(Alert.status) == AlertStatus.ACKNOWLEDGED),
+            _count_if(col(Alert.repair) == RepairOutcome.REPAIRED),
+            _count_if(col(Alert.repair) == RepairOutcome.NOT_REPAIRED),
+        )
+        .where(Alert.practice_id == practice_id)
+        .where(_in_range(Alert.created_at, start, end))
+        .group_by(col(Alert.clinician_id)),
+        "alerts",
+        "acknowledged",
+        "repaired",
+        "not_repaired",
+    )
+    gather(
+        select(Alert.clinician_id, func.count())
+        .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
+        .where(Alert.practice_id == practice_id)
+        .where(_in_range(Alert.created_at, start, end))
+        .where(Nudge.status == NudgeStatus.SENT)
+        .where(col(Alert.repair).is_(None))
+        .group_by(col(Alert.clinician_id)),
+        "awaiting_answer",
+    )
+    gather(
+        select(Nudge.clinician_id, func.count())
+        .where(Nudge.practice_id == practice_id)
+        .where(Nudge.status == NudgeStatus.SENT)
+        .where(_in_range(Nudge.sent_at, start, end))
+        .group_by(col(Nudge.clinician_id)),
+        "nudges_sent",
+    )
+    return {clinician_id: Tally(**values) for clinician_id, values in counts.items()}
+
+
+def practice_figures(
+    session: Session, principal: Principal, *, first_day: date, last_day: date
+) -> PracticeFigures:
+    """Figures for the days first_day to last_day inclusive, in the practice's time zone."""
+    require_owner(principal)
+    if last_day < first_day:
+        raise Invalid("The range must end on or after the day it starts.", field="last_day")
+    if (last_day - first_day).days + 1 > MAX_RANGE_DAYS:
+        raise Invalid(f"The range can span at most {MAX_RANGE_DAYS} days.", field="last_day")
+    settings = current_settings(session, principal.practice_id).settings
+    start = datetime.combine(first_day, time(0), settings.zone).astimezone(UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time(0), settings.zone).astimezone(UTC)
+    tallies = _tallies(session, principal.practice_id, start, end)
+    people = session.exec(
+        select(Account.id, Account.name, Account.role)
+        .where(Account.practice_id == principal.practice_id)
+        .order_by(col(Account.name))
+    ).all()
+    return PracticeFigures(
+        first_day=first_day,
+        last_day=last_day,
+        timezone=settings.timezone,
+        overall=figures_of(total(tallies.values())),
+        by_clinician=[
+            ClinicianFigures(account_id, name, figures_of(tallies.get(account_id, Tally())))
+            for account_id, name, role in people
+            if role is Role.CLINICIAN or account_id in tallies
+        ],
+    )
