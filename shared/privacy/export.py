@@ -21,6 +21,7 @@ from shared.models import (
     Invitation,
     Notification,
     Nudge,
+    OptOutChange,
     Response,
 )
 
@@ -74,6 +75,7 @@ def export_client(
                 col(AccessToken.subject_id) == client.id,
             ),
         ),
+        "opt_out_changes": rows(OptOutChange, OptOutChange.client_id == client.id),
         # Who has read or changed this client's data (before this export).
         "access_log": rows(AuditEvent, AuditEvent.client_id == client.id),
     }

@@ -23,6 +23,7 @@ from shared.models import ErasedClientTally, Response
 from shared.privacy.encryption import CommentKeyring, install_keyring, keyring
 from tests.support.answers import answer_a_survey
 from tests.support.inspection import everything
+from tests.support.loop import addressed_to, links
 from tests.support.practice import PracticeFixture, create_practice
 
 COMMENT = "I felt unheard when we talked about my sister."
@@ -112,6 +113,9 @@ def test_the_owner_exports_everything_held_about_a_client(
     practice = create_practice(http)
     client_id = practice.client["id"]
     answer_a_survey(practice, stack, sink, clock, visit="v1", comment=COMMENT)
+    survey = addressed_to(sink, practice.client["email"])[-1]
+    unsubscribe = next(link for link in links(survey) if "/u/" in link)
+    assert http.post(unsubscribe.removeprefix("http://attune.test")).status_code == 200
     path = f"/api/v1/clients/{client_id}/export"
 
     for headers in (practice.as_clinician(), practice.as_scheduler()):
@@ -131,6 +135,7 @@ def test_the_owner_exports_everything_held_about_a_client(
     assert record["answer_summary"]["answered"] == 1
     assert {e["kind"] for e in record["emails"]} == {"survey"}
     assert {link["purpose"] for link in record["links"]} == {"survey", "unsubscribe"}
+    assert [c["opted_out"] for c in record["opt_out_changes"]] == [True]
     assert "token_hash" not in str(record)
     assert {e["action"] for e in record["access_log"]} >= {"client.added", "appointment.booked"}
 
