@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import fmean
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import event, inspect
 from sqlmodel import Session
@@ -214,8 +214,9 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
         _fresh(url)
         db = create_database(url)
-        with db.transaction() as session:
-            practice = _practice(session)
+        practice = uuid4()
+        with db.transaction(practice) as session:
+            _practice(session, practice)
         results = []
         for prior in (10, 10_000):
             subject = _client_with_history(db, practice, prior)
@@ -243,9 +244,10 @@ def main() -> None:
     print(f"{'ratio 10,000 / 10 (median)':>26}: {medians[1] / medians[0]:.2f}\n")
 
 
-def _practice(session: Session) -> UUID:
-    practice, _ = sign_up(
+def _practice(session: Session, practice_id: UUID) -> None:
+    sign_up(
         session,
+        practice_id=practice_id,
         practice_name="Bench Practice",
         owner_email="owner@bench.example.com",
         owner_name="Owner",
@@ -253,7 +255,6 @@ def _practice(session: Session) -> UUID:
         timezone="UTC",
         now=START,
     )
-    return practice.id
 
 
 def evaluate_warm_up(db: Database, subject: Subject) -> None:

@@ -21,6 +21,7 @@ from shared.db import Database, create_database
 from shared.email.smtp import SmtpMailer
 from shared.notifications.delivery import Mailer
 from shared.outbox import Publisher, relay, unpublished_count
+from shared.privacy.encryption import CommentKeyring, install_keyring
 from shared.settings import Settings
 
 
@@ -97,9 +98,10 @@ def build_stack(
     settings: Settings, *, clock: Clock | None = None, namespace: str | None = None
 ) -> Stack:
     broker = create_broker(settings, namespace=namespace)
+    install_keyring(CommentKeyring.from_settings(settings))
     return Stack(
         settings=settings,
-        db=create_database(settings.database_url),
+        db=create_database(settings.database_url, system_url=settings.system_database_url),
         clock=clock or SystemClock(),
         broker=broker,
         publisher=BrokerPublisher(broker),

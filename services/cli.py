@@ -5,6 +5,7 @@ attune api                               the HTTP API
 attune worker                            dramatiq workers (production mode, Redis)
 attune scheduler                         the scheduler tick (due invitations, nudges, retries)
 attune demo                              the embedded mode with a seeded demo practice
+attune keys rotate-comments              re-encrypt clients' comments with the newest key
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="migrate to the newest schema")
     down = db_commands.add_parser("downgrade", help="migrate back (to base by default)")
     down.add_argument("revision", nargs="?", default="base")
+
+    keys = commands.add_parser("keys", help="encryption keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser(
+        "rotate-comments",
+        help="re-encrypt every comment with the first key of ATTUNE_COMMENT_KEYS",
+    )
 
     api = commands.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
@@ -57,10 +65,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "db":
         from shared.db import migrations
 
+        # As the owner: the application's own role may not change the schema.
+        owner_url = settings.migration_database_url or settings.database_url
         if args.db_command == "upgrade":
-            migrations.upgrade(settings.database_url)
+            migrations.upgrade(owner_url)
         else:
-            migrations.downgrade(settings.database_url, args.revision)
+            migrations.downgrade(owner_url, args.revision)
+        return
+
+    if args.command == "keys":
+        from shared.db import create_database
+        from shared.privacy.encryption import CommentKeyring
+        from shared.privacy.rotation import rotate_comments
+
+        db = create_database(settings.database_url, system_url=settings.system_database_url)
+        moved = rotate_comments(db, CommentKeyring.from_settings(settings))
+        db.dispose()
+        print(f"{moved} comments re-encrypted with the newest key")
         return
 
     if args.command == "demo":

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from uuid import UUID
 
 import httpx
 import uvicorn
@@ -191,7 +192,7 @@ def _tick(stack: Stack) -> None:
 def _next_due(stack: Stack) -> datetime | None:
     """The earliest moment the scheduler has something to do: an invitation to send, a nudge
     to send, an invitation to expire."""
-    with stack.db.transaction() as session:
+    with stack.db.across_practices() as session:
         moments = [
             session.exec(
                 select(Invitation.send_at)
@@ -385,7 +386,7 @@ def seed_demo(stack: Stack, clock: ManualClock, sink: MailSink, *, present: date
         seed.live_survey_url = survey_link(sink, live.email, base_url)
         _ok(http.get(seed.live_survey_url.removeprefix(base_url)))
 
-    with stack.db.transaction() as session:
+    with stack.db.transaction(UUID(seed.practice_id)) as session:
         seed.alerts = session.exec(select(func.count()).select_from(Alert)).one()
         seed.nudges_sent = session.exec(
             select(func.count()).select_from(Nudge).where(Nudge.status == NudgeStatus.SENT)

@@ -18,12 +18,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTUNE_", extra="ignore")
 
     database_url: str = "sqlite:///var/attune.db"
+    # PostgreSQL only (README, "Database roles"). database_url is the application's role,
+    # which owns no table and is held by row-level security; the system role may only find
+    # due work and resolve credentials across practices; migrations run as the owner. Unset,
+    # both fall back to database_url (SQLite has no roles).
+    system_database_url: str | None = Field(default=None, repr=False)
+    migration_database_url: str | None = Field(default=None, repr=False)
     redis_url: str | None = None
     redis_namespace: str = "attune"
 
     # Public address of the API, used in links inside emails.
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = Field(default="dev-only-secret-change-me", repr=False)
+    # Fernet keys for clients' comments, comma-separated, newest first: new comments use the
+    # first, any of them reads. Unset, one key is derived from secret_key (README, "Keys").
+    comment_keys: str = Field(default="", repr=False)
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

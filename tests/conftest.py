@@ -11,8 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import shared.models  # noqa: F401
@@ -20,40 +18,43 @@ from services.bootstrap import Stack, build_stack
 from shared.clock import ManualClock
 from shared.db import Database, create_database
 from shared.db.migrations import upgrade
+from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
 from shared.email.sink import MailSink
 from shared.email.smtp import SmtpMailer
 from shared.settings import Settings
+from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
 
 
-def _prepare_postgres(url: str) -> None:
-    """Create the test database if needed and empty it, so each run starts from nothing."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def owner_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrations run as the owner (on PostgreSQL the URL given, a superuser)."""
     url = os.environ.get("ATTUNE_DATABASE_URL")
     if url:
-        _prepare_postgres(url)
+        prepare_postgres(url)
+        for role in (APP_ROLE, SYSTEM_ROLE):
+            ensure_login_role(url, role)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'attune.db'}"
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def database_url(owner_database_url: str) -> str:
+    """The application's URL: on PostgreSQL the role row-level security holds, so every
+    test also shows that the app works under it."""
+    if owner_database_url.startswith("sqlite"):
+        return owner_database_url
+    return as_role(owner_database_url, APP_ROLE)
+
+
+@pytest.fixture(scope="session")
+def system_database_url(owner_database_url: str) -> str | None:
+    if owner_database_url.startswith("sqlite"):
+        return None
+    return as_role(owner_database_url, SYSTEM_ROLE)
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +63,17 @@ def redis_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def session_db(database_url: str) -> Iterator[Database]:
-    db = create_database(database_url)
+def session_db(database_url: str, system_database_url: str | None) -> Iterator[Database]:
+    db = create_database(database_url, system_url=system_database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_db(owner_database_url: str) -> Iterator[Database]:
+    """Sees every practice (the owner is exempt from row-level security): for emptying
+    tables between tests and for tests that inspect the whole database."""
+    db = create_database(owner_database_url)
     yield db
     db.dispose()
 
@@ -75,8 +85,8 @@ def empty_tables(db: Database) -> None:
 
 
 @pytest.fixture
-def db(session_db: Database) -> Database:
-    empty_tables(session_db)
+def db(session_db: Database, owner_db: Database) -> Database:
+    empty_tables(owner_db)
     return session_db
 
 
@@ -92,9 +102,17 @@ def sink(tmp_path: Path) -> Iterator[MailSink]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str | None, sink: MailSink) -> Settings:
+def settings(
+    database_url: str,
+    system_database_url: str | None,
+    owner_database_url: str,
+    redis_url: str | None,
+    sink: MailSink,
+) -> Settings:
     return Settings(
         database_url=database_url,
+        system_database_url=system_database_url,
+        migration_database_url=owner_database_url,
         redis_url=redis_url,
         smtp_host="127.0.0.1",
         smtp_port=sink.port,

@@ -198,9 +198,44 @@ def test_environment_names_are_known_settings(app_services):
 
 def test_app_services_share_one_environment(app_services):
     envs = {name: _environment(svc) for name, svc in app_services.items()}
-    first = next(iter(envs.values()))
-    for name, env in envs.items():
-        assert env == first, f"{name}'s environment differs from the others"
+    shared = envs["api"]
+    for name in ("worker", "scheduler"):
+        assert envs[name] == shared, f"{name}'s environment differs from the api's"
+    # The owner's URL goes to the one-shot migration only, never to a long-running process.
+    assert "ATTUNE_MIGRATION_DATABASE_URL" not in shared
+    migrate = dict(envs["migrate"])
+    assert migrate.pop("ATTUNE_MIGRATION_DATABASE_URL")
+    assert migrate == shared
+
+
+def _url(env: dict[str, str], key: str):
+    return urlsplit(_with_defaults(env[key]))
+
+
+def test_each_process_connects_as_its_own_database_role(app_services, services):
+    from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
+
+    pg_env = {k: _with_defaults(v) for k, v in _environment(services["postgres"]).items()}
+    api, migrate = _environment(app_services["api"]), _environment(app_services["migrate"])
+    for env, key, role, password in (
+        (api, "ATTUNE_DATABASE_URL", APP_ROLE, pg_env["ATTUNE_APP_DB_PASSWORD"]),
+        (api, "ATTUNE_SYSTEM_DATABASE_URL", SYSTEM_ROLE, pg_env["ATTUNE_SYSTEM_DB_PASSWORD"]),
+        (migrate, "ATTUNE_MIGRATION_DATABASE_URL", pg_env["POSTGRES_USER"], None),
+    ):
+        url = _url(env, key)
+        assert url.hostname == "postgres", key
+        assert url.path.lstrip("/") == pg_env["POSTGRES_DB"], key
+        assert url.username == role, key
+        assert url.password == (password or pg_env["POSTGRES_PASSWORD"]), key
+
+    # The login roles are created by the init script postgres runs on its first start.
+    mounts = [str(v) for v in services["postgres"].get("volumes", [])]
+    script = next(m.split(":")[0] for m in mounts if "docker-entrypoint-initdb.d" in m)
+    body = (ROOT / script).read_text()
+    for role in (APP_ROLE, SYSTEM_ROLE):
+        assert f"CREATE ROLE {role} LOGIN" in body
+    for variable in ("ATTUNE_APP_DB_PASSWORD", "ATTUNE_SYSTEM_DB_PASSWORD"):
+        assert f"${variable}" in body and variable in pg_env
 
 
 def test_environment_selects_production_mode(app_services, services, monkeypatch):
@@ -219,10 +254,7 @@ def test_environment_selects_production_mode(app_services, services, monkeypatch
     db = urlsplit(settings.database_url)
     assert db.scheme.startswith("postgresql")
     assert db.hostname in services, f"database host {db.hostname} is not a compose service"
-    pg_env = _environment(services[db.hostname])
-    assert db.username == pg_env.get("POSTGRES_USER")
-    assert db.password == pg_env.get("POSTGRES_PASSWORD")
-    assert db.path.lstrip("/") == pg_env.get("POSTGRES_DB")
+    assert settings.system_database_url, "the scheduler's finds need the system role"
 
     redis = urlsplit(settings.redis_url)
     assert redis.hostname in services, f"redis host {redis.hostname} is not a compose service"

@@ -24,6 +24,7 @@ from services.api.routes.accounts import AccountController, AuthController
 from services.api.routes.alerts import AlertController
 from services.api.routes.api_keys import ApiKeyController
 from services.api.routes.appointments import AppointmentController
+from services.api.routes.audit import AuditController
 from services.api.routes.clients import ClientController
 from services.api.routes.email_choices import (
     NotificationController,
@@ -53,6 +54,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         FiguresController,
         SurveyPageController,
         HealthController,
+        AuditController,
         NotificationController,
         OptOutController,
         NudgePreferenceController,

@@ -12,6 +12,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from services.api.context import context_of
 from shared.access import Principal
 from shared.accounts.service import principal_for_api_key, principal_for_session
+from shared.credentials import practice_of_credential
 from shared.security import csrf_token_matches
 
 SESSION_COOKIE = "attune_session"
@@ -60,7 +61,10 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         context = context_of(connection)  # type: ignore[arg-type]
 
         def resolve() -> Principal | None:
-            with context.db.transaction() as session:
+            practice_id = practice_of_credential(context.db, credential)
+            if practice_id is None:
+                return None
+            with context.db.transaction(practice_id) as session:
                 now = context.clock.now()
                 if credential.startswith("ak_"):
                     return principal_for_api_key(session, credential, now=now)

@@ -13,13 +13,11 @@ from datetime import datetime
 from uuid import UUID
 
 import structlog
-from sqlmodel import Session
 
 from shared.alerts import nudges
 from shared.clock import Clock
 from shared.db import Database
-from shared.notifications import digests
-from shared.notifications.delivery import sweep
+from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.survey import invitations
 
@@ -44,7 +42,8 @@ def _each_due(
     find: Callable[..., list[tuple[UUID, UUID]]],
     act: Callable[..., bool],
 ) -> int:
-    with db.transaction() as session:
+    # Only the finding crosses practices; each act runs as its own practice.
+    with db.across_practices() as session:
         due = find(session, now=now, limit=BATCH)
     done = 0
     for practice_id, item_id in due:
@@ -66,16 +65,13 @@ def tick(db: Database, clock: Clock, publisher: Publisher) -> TickReport:
         nudges_sent=_each_due(db, now, nudges.due_nudges, nudges.send_nudge),
         digests_sent=_each_due(db, now, digests.digest_clinicians_with_nudges, digests.send_digest),
     )
-    with db.transaction() as session:
-        report.notifications_requeued = _sweep(session, now)
+    report.notifications_requeued = _each_due(
+        db, now, delivery.stuck_notifications, delivery.release_notification
+    ) + _each_due(db, now, delivery.due_notifications, delivery.requeue_notification)
     report.published = relay(db, publisher, clock)
     if any(vars(report).values()):
         log.info("scheduler.tick", **vars(report))
     return report
-
-
-def _sweep(session: Session, now: datetime) -> int:
-    return sweep(session, now=now, limit=BATCH)
 
 
 def run_forever(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, PrincipalKind, require_owner
+from shared.audit import AuditAction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.models import Account, ApiKey, AuthSession, Role
 from shared.security import hash_password, hash_token, new_token, password_matches
@@ -72,6 +75,16 @@ def principal_for_api_key(session: Session, raw_key: str, *, now: datetime) -> P
     return Principal(kind=PrincipalKind.API_KEY, practice_id=key.practice_id, api_key_id=key.id)
 
 
+def add_account(session: Session, account: Account, *, field: str) -> None:
+    """Insert an account; a taken email is a 409. The email is unique across all practices,
+    which row-level security hides from a query, so the unique index is what decides."""
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", field=field) from None
+
+
 def add_clinician(
     session: Session,
     principal: Principal,
@@ -83,19 +96,16 @@ def add_clinician(
     now: datetime,
 ) -> Account:
     require_owner(principal)
-    email = email.strip().lower()
-    if session.exec(select(Account.id).where(Account.email == email)).first():
-        raise Conflict("An account with this email already exists.", field="email")
     account = Account(
         practice_id=principal.practice_id,
-        email=email,
+        email=email.strip().lower(),
         name=name,
         role=Role.CLINICIAN,
         timezone=timezone,
         password_hash=hash_password(password) if password else None,
         created_at=now,
     )
-    session.add(account)
+    add_account(session, account, field="email")
     return account
 
 
@@ -128,18 +138,21 @@ def create_api_key(
         created_at=now,
     )
     session.add(key)
+    audit.record(session, principal, AuditAction.API_KEY_CREATED, at=now, subject_id=key.id)
     return raw, key
 
 
-def list_api_keys(session: Session, principal: Principal) -> list[ApiKey]:
+def list_api_keys(session: Session, principal: Principal, *, now: datetime) -> list[ApiKey]:
     require_owner(principal)
-    return list(
+    keys = list(
         session.exec(
             select(ApiKey)
             .where(ApiKey.practice_id == principal.practice_id)
             .order_by(col(ApiKey.created_at))
         ).all()
     )
+    audit.record(session, principal, AuditAction.API_KEYS_LISTED, at=now, count=len(keys))
+    return keys
 
 
 def revoke_api_key(
@@ -151,4 +164,5 @@ def revoke_api_key(
         raise NotFound("API key not found.")
     if key.revoked_at is None:
         key.revoked_at = now
+        audit.record(session, principal, AuditAction.API_KEY_REVOKED, at=now, subject_id=key.id)
     return key

@@ -8,8 +8,10 @@ from uuid import UUID, uuid4
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, scoped
 from shared.alerts.aiming import reaim_client
+from shared.audit import AuditAction
 from shared.db import insert_ignoring_conflict
 from shared.detection import (
     Answer,
@@ -215,6 +217,7 @@ def list_alerts(
     status: AlertStatus | None = None,
     clinician_id: UUID | None = None,
     client_id: UUID | None = None,
+    now: datetime,
     held: bool | None = None,
 ) -> list[Alert]:
     query = scoped(select(Alert), Alert, principal)
@@ -230,7 +233,18 @@ def list_alerts(
         query = query.where(Alert.clinician_id == clinician_id)
     if client_id is not None:
         query = query.where(Alert.client_id == client_id)
-    return list(session.exec(query.order_by(col(Alert.created_at).desc())).all())
+    found = list(session.exec(query.order_by(col(Alert.created_at).desc())).all())
+    audit.record(
+        session,
+        principal,
+        AuditAction.ALERTS_LISTED,
+        at=now,
+        # Only a client the caller can see: an id guessed from another practice (or another
+        # clinician's caseload) finds nothing and must not be written into this log.
+        client_id=client_id if found else None,
+        count=len(found),
+    )
+    return found
 
 
 def get_alert(session: Session, principal: Principal, alert_id: UUID) -> Alert:
@@ -244,10 +258,32 @@ def get_alert(session: Session, principal: Principal, alert_id: UUID) -> Alert:
     return alert
 
 
+def read_alert(session: Session, principal: Principal, alert_id: UUID, *, now: datetime) -> Alert:
+    """get_alert for a person's eyes: the read is audited."""
+    alert = get_alert(session, principal, alert_id)
+    audit.record(
+        session,
+        principal,
+        AuditAction.ALERT_READ,
+        at=now,
+        client_id=alert.client_id,
+        subject_id=alert.id,
+    )
+    return alert
+
+
 def acknowledge(session: Session, principal: Principal, alert_id: UUID, *, now: datetime) -> Alert:
     alert = get_alert(session, principal, alert_id)
     if alert.status is AlertStatus.OPEN:
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_at = now
         alert.acknowledged_by = principal.account_id
+        audit.record(
+            session,
+            principal,
+            AuditAction.ALERT_ACKNOWLEDGED,
+            at=now,
+            client_id=alert.client_id,
+            subject_id=alert.id,
+        )
     return alert

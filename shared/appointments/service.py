@@ -11,8 +11,10 @@ from uuid import UUID
 
 from sqlmodel import Session, select
 
+from shared import audit
 from shared.access import Principal
 from shared.alerts.aiming import reaim_client
+from shared.audit import AuditAction
 from shared.clients.service import get_client
 from shared.errors import Conflict, Invalid, NotFound
 from shared.models import Appointment, AppointmentStatus
@@ -97,6 +99,14 @@ def book(
     session.add(appointment)
     session.flush()
     reaim_client(session, client.practice_id, client.id, now=now)
+    audit.record(
+        session,
+        principal,
+        AuditAction.APPOINTMENT_BOOKED,
+        at=now,
+        client_id=client.id,
+        subject_id=appointment.id,
+    )
     return appointment, True
 
 
@@ -119,11 +129,46 @@ def reschedule(
     appointment.updated_at = now
     session.flush()
     reaim_client(session, appointment.practice_id, appointment.client_id, now=now)
+    audit.record(
+        session,
+        principal,
+        AuditAction.APPOINTMENT_RESCHEDULED,
+        at=now,
+        client_id=appointment.client_id,
+        subject_id=appointment.id,
+    )
     return appointment
 
 
+def read_appointment(
+    session: Session, principal: Principal, appointment: Appointment, *, now: datetime
+) -> Appointment:
+    """An appointment found for a caller to see: the read is audited."""
+    audit.record(
+        session,
+        principal,
+        AuditAction.APPOINTMENT_READ,
+        at=now,
+        client_id=appointment.client_id,
+        subject_id=appointment.id,
+    )
+    return appointment
+
+
+_FINISHED = {
+    AppointmentStatus.COMPLETED: AuditAction.APPOINTMENT_COMPLETED,
+    AppointmentStatus.CANCELLED: AuditAction.APPOINTMENT_CANCELLED,
+    AppointmentStatus.NO_SHOW: AuditAction.APPOINTMENT_NO_SHOW,
+}
+
+
 def _finish(
-    session: Session, appointment: Appointment, status: AppointmentStatus, *, now: datetime
+    session: Session,
+    principal: Principal,
+    appointment: Appointment,
+    status: AppointmentStatus,
+    *,
+    now: datetime,
 ) -> bool:
     """Move a scheduled appointment to a final status; False if it already had that status."""
     if appointment.status is status:
@@ -132,11 +177,21 @@ def _finish(
         raise Conflict(f"The appointment is already {appointment.status.value.replace('_', ' ')}.")
     appointment.status = status
     appointment.updated_at = now
+    audit.record(
+        session,
+        principal,
+        _FINISHED[status],
+        at=now,
+        client_id=appointment.client_id,
+        subject_id=appointment.id,
+    )
     return True
 
 
-def complete(session: Session, appointment: Appointment, *, now: datetime) -> Appointment:
-    if _finish(session, appointment, AppointmentStatus.COMPLETED, now=now):
+def complete(
+    session: Session, principal: Principal, appointment: Appointment, *, now: datetime
+) -> Appointment:
+    if _finish(session, principal, appointment, AppointmentStatus.COMPLETED, now=now):
         appointment.completed_at = now
         emit(session, SCHEDULE_INVITATION, appointment.practice_id, appointment.id, at=now)
         session.flush()
@@ -144,15 +199,19 @@ def complete(session: Session, appointment: Appointment, *, now: datetime) -> Ap
     return appointment
 
 
-def cancel(session: Session, appointment: Appointment, *, now: datetime) -> Appointment:
-    if _finish(session, appointment, AppointmentStatus.CANCELLED, now=now):
+def cancel(
+    session: Session, principal: Principal, appointment: Appointment, *, now: datetime
+) -> Appointment:
+    if _finish(session, principal, appointment, AppointmentStatus.CANCELLED, now=now):
         session.flush()
         reaim_client(session, appointment.practice_id, appointment.client_id, now=now)
     return appointment
 
 
-def mark_no_show(session: Session, appointment: Appointment, *, now: datetime) -> Appointment:
-    if _finish(session, appointment, AppointmentStatus.NO_SHOW, now=now):
+def mark_no_show(
+    session: Session, principal: Principal, appointment: Appointment, *, now: datetime
+) -> Appointment:
+    if _finish(session, principal, appointment, AppointmentStatus.NO_SHOW, now=now):
         session.flush()
         reaim_client(session, appointment.practice_id, appointment.client_id, now=now)
     return appointment

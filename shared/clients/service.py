@@ -8,8 +8,10 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, scoped
 from shared.accounts.service import get_clinician
+from shared.audit import AuditAction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.models import Client, Response
 
@@ -46,6 +48,7 @@ def add_client(
         raise Conflict(
             "This practice already has a client with that reference.", field="reference"
         ) from None
+    audit.record(session, principal, AuditAction.CLIENT_ADDED, at=now, client_id=client.id)
     return client
 
 
@@ -60,17 +63,39 @@ def get_client(session: Session, principal: Principal, client_id: UUID) -> Clien
     return client
 
 
-def list_clients(session: Session, principal: Principal) -> list[Client]:
-    query = scoped(select(Client), Client, principal).order_by(col(Client.reference))
-    return list(session.exec(query).all())
-
-
-def answer_history(session: Session, principal: Principal, client_id: UUID) -> list[Response]:
+def read_client(
+    session: Session, principal: Principal, client_id: UUID, *, now: datetime
+) -> Client:
+    """get_client for a person's eyes: the read is audited."""
     client = get_client(session, principal, client_id)
-    return list(
+    audit.record(session, principal, AuditAction.CLIENT_READ, at=now, client_id=client.id)
+    return client
+
+
+def list_clients(session: Session, principal: Principal, *, now: datetime) -> list[Client]:
+    query = scoped(select(Client), Client, principal).order_by(col(Client.reference))
+    found = list(session.exec(query).all())
+    audit.record(session, principal, AuditAction.CLIENTS_LISTED, at=now, count=len(found))
+    return found
+
+
+def answer_history(
+    session: Session, principal: Principal, client_id: UUID, *, now: datetime
+) -> list[Response]:
+    client = get_client(session, principal, client_id)
+    answers = list(
         session.exec(
             select(Response)
             .where(Response.client_id == client.id)
             .order_by(col(Response.submitted_at))
         ).all()
     )
+    audit.record(
+        session,
+        principal,
+        AuditAction.ANSWERS_READ,
+        at=now,
+        client_id=client.id,
+        count=len(answers),
+    )
+    return answers

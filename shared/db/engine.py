@@ -34,9 +34,13 @@ class Database:
     """The one way to open a transaction. On PostgreSQL it also names the practice the
     transaction acts for, which row-level security checks underneath every query."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, system_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.system_engine = system_engine or engine
         self._sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
+        self._system_sessions = sessionmaker(
+            self.system_engine, class_=Session, expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -52,11 +56,27 @@ class Database:
                 )
             yield session
 
+    @contextmanager
+    def across_practices(self) -> Iterator[Session]:
+        """The narrow door past row-level security, for exactly two jobs: finding due work
+        as (practice id, id) pairs for the scheduler and the outbox relay, and finding which
+        practice a credential (a token's hash, a login email) belongs to. Whatever is then done
+        with those ids happens in `transaction(practice_id)`.
+
+        On PostgreSQL it connects as the system role, which may read only the columns those
+        jobs need (ids, statuses, due times, hashes) and write only the outbox's published
+        time (shared.db.row_security); on SQLite it is an ordinary transaction.
+        """
+        with self._system_sessions() as session, session.begin():
+            yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.system_engine is not self.engine:
+            self.system_engine.dispose()
 
 
-def create_database(url: str, *, pool_size: int = 10) -> Database:
+def create_database(url: str, *, system_url: str | None = None, pool_size: int = 10) -> Database:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -65,4 +85,7 @@ def create_database(url: str, *, pool_size: int = 10) -> Database:
         _tune_sqlite(engine)
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    return Database(engine)
+    if system_url is None or system_url == url or url.startswith("sqlite"):
+        return Database(engine)
+    system_engine = create_engine(system_url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+    return Database(engine, system_engine)

@@ -10,6 +10,7 @@ from shared.models.alert import (
     RepairOutcome,
 )
 from shared.models.appointment import Appointment, AppointmentStatus
+from shared.models.audit import AuditEvent
 from shared.models.contact import NudgeDelivery, NudgeDigest, NudgePreference, OptOutChange
 from shared.models.delivery import (
     Notification,
@@ -26,6 +27,7 @@ from shared.models.survey import (
     Response,
     TokenPurpose,
 )
+from shared.models.tally import ErasedClientTally
 
 __all__ = [
     "AccessToken",
@@ -37,9 +39,11 @@ __all__ = [
     "ApiKey",
     "Appointment",
     "AppointmentStatus",
+    "AuditEvent",
     "AuthSession",
     "Client",
     "ClientHistory",
+    "ErasedClientTally",
     "Invitation",
     "InvitationStatus",
     "Notification",

@@ -5,10 +5,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
+from shared.privacy.encryption import EncryptedText
 
 
 class InvitationStatus(StrEnum):
@@ -75,6 +76,7 @@ class Response(SQLModel, table=True):
     scores: dict[str, Any] = json_field()
     mean: float
     asked_to_talk: bool = False
-    comment: str | None = Field(default=None, max_length=2000)
+    # Encrypted at rest (shared.privacy.encryption); the length limit is checked on input.
+    comment: str | None = Field(default=None, sa_column=Column(EncryptedText(), nullable=True))
     submitted_at: datetime = moment()
     evaluated_at: datetime | None = moment(nullable=True)

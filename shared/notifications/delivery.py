@@ -114,24 +114,60 @@ def _finish(db: Database, practice_id: UUID, notification_id: UUID, **values: ob
         )
 
 
-def sweep(session: Session, *, now: datetime_t, limit: int) -> int:
-    """Queue again what should have gone out by now: retries whose backoff is over, messages
-    that were lost, and claims whose worker died mid-send."""
-    stuck = session.execute(
-        update(Notification)
-        .where(col(Notification.status) == NotificationStatus.SENDING)
+# The sweeper, in two find/act pairs like every scheduler job: the finds run across practices
+# and return (practice id, notification id); each act is a conditional update in the
+# notification's own practice, so a second scheduler or an overlapping tick changes nothing.
+
+
+def stuck_notifications(
+    session: Session, *, now: datetime_t, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """Claims whose worker died mid-send."""
+    rows = session.exec(
+        select(Notification.practice_id, Notification.id)
+        .where(Notification.status == NotificationStatus.SENDING)
         .where(col(Notification.claimed_at) <= now - 2 * SWEEP_AFTER)
-        .values(status=NotificationStatus.PENDING, next_attempt_at=now)
-    ).rowcount
-    due = session.exec(
-        select(Notification)
+        .limit(limit)
+    ).all()
+    return [(practice_id, notification_id) for practice_id, notification_id in rows]
+
+
+def release_notification(session: Session, notification_id: UUID, *, now: datetime_t) -> bool:
+    return (
+        session.execute(
+            update(Notification)
+            .where(col(Notification.id) == notification_id)
+            .where(col(Notification.status) == NotificationStatus.SENDING)
+            .where(col(Notification.claimed_at) <= now - 2 * SWEEP_AFTER)
+            .values(status=NotificationStatus.PENDING, next_attempt_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def due_notifications(session: Session, *, now: datetime_t, limit: int) -> list[tuple[UUID, UUID]]:
+    """What should have gone out by now: retries whose backoff is over, lost messages."""
+    rows = session.exec(
+        select(Notification.practice_id, Notification.id)
         .where(Notification.status == NotificationStatus.PENDING)
         .where(col(Notification.next_attempt_at) <= now)
         .order_by(col(Notification.next_attempt_at))
         .limit(limit)
-        .with_for_update(skip_locked=True)
     ).all()
-    for notification in due:
-        notification.next_attempt_at = now + SWEEP_AFTER
-        emit(session, DELIVER_NOTIFICATION, notification.practice_id, notification.id, at=now)
-    return stuck + len(due)
+    return [(practice_id, notification_id) for practice_id, notification_id in rows]
+
+
+def requeue_notification(session: Session, notification_id: UUID, *, now: datetime_t) -> bool:
+    claimed = session.execute(
+        update(Notification)
+        .where(col(Notification.id) == notification_id)
+        .where(col(Notification.status) == NotificationStatus.PENDING)
+        .where(col(Notification.next_attempt_at) <= now)
+        .values(next_attempt_at=now + SWEEP_AFTER)
+    ).rowcount
+    if claimed != 1:
+        return False
+    notification = session.get(Notification, notification_id)
+    assert notification is not None
+    emit(session, DELIVER_NOTIFICATION, notification.practice_id, notification.id, at=now)
+    return True

@@ -39,11 +39,12 @@ def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500)
 
     Rows are locked with SKIP LOCKED so several relays never block each other. If the broker
     fails halfway, the transaction rolls back and the rows go out again next time: a message
-    may be delivered twice, never lost, and every actor is idempotent.
+    may be delivered twice, never lost, and every actor is idempotent. The rows carry only
+    actor names and ids, which is why the relay may read them across practices.
     """
     published = 0
     while True:
-        with db.transaction() as session:
+        with db.across_practices() as session:
             rows = session.exec(
                 select(OutboxEvent)
                 .where(col(OutboxEvent.published_at).is_(None))
@@ -61,7 +62,7 @@ def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500)
 
 
 def unpublished_count(db: Database) -> int:
-    with db.transaction() as session:
+    with db.across_practices() as session:
         return len(
             session.exec(
                 select(OutboxEvent.id).where(col(OutboxEvent.published_at).is_(None))

@@ -8,8 +8,11 @@ from uuid import UUID
 
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, require_owner
-from shared.errors import Conflict, NotFound
+from shared.accounts.service import add_account
+from shared.audit import AuditAction
+from shared.errors import NotFound
 from shared.models import Account, Practice, PracticeSettingsVersion, Role
 from shared.practice.settings import PracticeSettings
 from shared.security import hash_password
@@ -24,6 +27,7 @@ class CurrentSettings:
 def sign_up(
     session: Session,
     *,
+    practice_id: UUID,
     practice_name: str,
     owner_email: str,
     owner_name: str,
@@ -31,13 +35,10 @@ def sign_up(
     timezone: str,
     now: datetime_t,
 ) -> tuple[Practice, Account]:
-    email = owner_email.strip().lower()
-    if session.exec(select(Account.id).where(Account.email == email)).first():
-        raise Conflict("An account with this email already exists.", field="owner_email")
-    practice = Practice(name=practice_name, created_at=now)
+    practice = Practice(id=practice_id, name=practice_name, created_at=now)
     owner = Account(
         practice_id=practice.id,
-        email=email,
+        email=owner_email.strip().lower(),
         name=owner_name,
         role=Role.OWNER,
         timezone=timezone,
@@ -47,8 +48,7 @@ def sign_up(
     settings = PracticeSettings(timezone=timezone)
     session.add(practice)
     session.flush()
-    session.add(owner)
-    session.flush()
+    add_account(session, owner, field="owner_email")
     session.add(
         PracticeSettingsVersion(
             practice_id=practice.id,
@@ -73,6 +73,13 @@ def current_settings(session: Session, practice_id: UUID) -> CurrentSettings:
     return CurrentSettings(version=row.version, settings=PracticeSettings.model_validate(row.body))
 
 
+def read_settings(session: Session, principal: Principal, *, now: datetime_t) -> CurrentSettings:
+    """current_settings for a person's eyes: the read is audited."""
+    current = current_settings(session, principal.practice_id)
+    audit.record(session, principal, AuditAction.SETTINGS_READ, at=now, version=current.version)
+    return current
+
+
 def update_settings(
     session: Session, principal: Principal, settings: PracticeSettings, *, now: datetime_t
 ) -> CurrentSettings:
@@ -93,6 +100,9 @@ def update_settings(
             created_at=now,
         )
     )
+    audit.record(
+        session, principal, AuditAction.SETTINGS_CHANGED, at=now, version=practice.settings_version
+    )
     return CurrentSettings(version=practice.settings_version, settings=settings)
 
 
@@ -102,7 +112,9 @@ class SettingsChange:
     author_name: str | None  # None once the account that made it is gone
 
 
-def settings_history(session: Session, principal: Principal) -> list[SettingsChange]:
+def settings_history(
+    session: Session, principal: Principal, *, now: datetime_t
+) -> list[SettingsChange]:
     """Every version of the practice's settings, newest first, with who saved it."""
     require_owner(principal)
     rows = session.exec(
@@ -111,4 +123,5 @@ def settings_history(session: Session, principal: Principal) -> list[SettingsCha
         .where(PracticeSettingsVersion.practice_id == principal.practice_id)
         .order_by(col(PracticeSettingsVersion.version).desc())
     ).all()
+    audit.record(session, principal, AuditAction.SETTINGS_HISTORY_READ, at=now)
     return [SettingsChange(version, name) for version, name in rows]

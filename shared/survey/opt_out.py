@@ -9,7 +9,9 @@ from uuid import UUID
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, require_owner
+from shared.audit import AuditAction
 from shared.clients.service import get_client
 from shared.errors import Conflict, Invalid, NotFound
 from shared.models import (
@@ -84,15 +86,20 @@ def resume_invitations(
             changed_at=now,
         )
     )
+    audit.record(session, principal, AuditAction.INVITATIONS_RESUMED, at=now, client_id=client.id)
     return client
 
 
-def opt_out_history(session: Session, principal: Principal, client_id: UUID) -> list[OptOutChange]:
+def opt_out_history(
+    session: Session, principal: Principal, client_id: UUID, *, now: datetime
+) -> list[OptOutChange]:
     client = get_client(session, principal, client_id)
-    return list(
+    changes = list(
         session.exec(
             select(OptOutChange)
             .where(OptOutChange.client_id == client.id)
             .order_by(col(OptOutChange.changed_at))
         ).all()
     )
+    audit.record(session, principal, AuditAction.OPT_OUT_HISTORY_READ, at=now, client_id=client.id)
+    return changes

@@ -17,6 +17,7 @@ from shared.email.sink import MailSink
 from shared.logging import configure_logging
 from shared.models import AccountLink, ApiKey
 from shared.security import hash_token
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -152,7 +153,7 @@ def test_password_reset_by_single_use_link(
     assert addressed_to(sink, "nobody@example.com") == []
     token = path.rsplit("/", 1)[-1]
     assert len(token) >= 43  # 32 random bytes, URL-safe base64
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         stored = session.exec(select(AccountLink)).one()
     assert stored.token_hash == hash_token(token) and token not in str(stored.model_dump())
 
@@ -311,7 +312,7 @@ def test_an_api_key_is_shown_once_stored_hashed_tracked_and_revocable(
     listed = http.get("/api/v1/api-keys", headers=practice.as_owner()).json()
     assert all("key" not in k for k in listed)
     assert raw not in http.get("/api/v1/api-keys", headers=practice.as_owner()).text
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         stored = session.exec(select(ApiKey).where(ApiKey.name == "EHR")).one()
     assert stored.key_hash == hash_token(raw) and stored.last_used_at is None
 

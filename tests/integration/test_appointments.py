@@ -25,6 +25,7 @@ from shared.models import (
     OutboxEvent,
 )
 from tests.conftest import START
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -54,7 +55,7 @@ def action(practice: PracticeFixture, external_id: str, name: str) -> httpx.Resp
 
 
 def rows(stack: Stack, model: type) -> list[Any]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return list(session.exec(select(model)).all())
 
 
@@ -110,7 +111,7 @@ def test_completing_twice_sends_one_invitation(
     assert second.json() == first.json()  # completed_at is the first report's
 
     tick_and_settle(stack)
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         events = session.exec(
             select(OutboxEvent).where(OutboxEvent.actor == "schedule_invitation")
         ).all()
@@ -141,7 +142,7 @@ def test_a_cancelled_appointment_cannot_be_completed(stack: Stack, http: httpx.C
     assert appointment.status is AppointmentStatus.CANCELLED
     assert appointment.completed_at is None
     assert rows(stack, Invitation) == []
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         assert session.exec(select(OutboxEvent)).all() == []
 
 
@@ -248,7 +249,7 @@ def test_cancelling_the_next_appointment_holds_the_alert_until_a_new_booking(
     tick_and_settle(stack)
     tick_and_settle(stack)
     assert len(addressed_to(sink, "casey@harbour.example.com")) == 1
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         sent = session.exec(select(Nudge).where(col(Nudge.status) == NudgeStatus.SENT)).all()
     assert [str(n.appointment_id) for n in sent] == [rebooked["id"]]
 

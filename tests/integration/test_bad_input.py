@@ -21,6 +21,7 @@ from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import Appointment, AuthSession, Response
 from tests.conftest import START
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -36,7 +37,7 @@ def snapshot(stack: Stack) -> dict[str, list[str]]:
 
     An API key's last-used stamp is bookkeeping about the caller, not data, and is left out.
     """
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         tables: dict[str, list[str]] = {}
         for table in SQLModel.metadata.sorted_tables:
             rows = session.execute(table.select()).mappings().all()
@@ -56,7 +57,7 @@ def unchanged(stack: Stack) -> Iterator[None]:
 
 
 def count(stack: Stack, model: type) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
@@ -151,7 +152,7 @@ def test_a_used_survey_link_cannot_answer_again(
         again = html_problem(http.post(path, data={**ANSWERS, "honest": "1"}), 409)
         assert "already been answered" in again
         assert "already been answered" in html_problem(http.get(path), 409)
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         stored = session.exec(select(Response)).all()
     assert [r.scores["honest"] for r in stored] == [4]
 

@@ -27,6 +27,7 @@ from shared.models import (
     Response,
 )
 from tests.conftest import START
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -36,7 +37,7 @@ ANSWERS = {"honest": "4", "disagree": "4", "respected": "5", "input": "4", "pace
 
 
 def count(stack: Stack, model: type, *where: Any) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         query = select(func.count()).select_from(model)
         for condition in where:
             query = query.where(condition)
@@ -44,14 +45,14 @@ def count(stack: Stack, model: type, *where: Any) -> int:
 
 
 def invitations(stack: Stack) -> list[Invitation]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         # In send order: two invitations can be created at the same (test) moment.
         found = session.exec(select(Invitation).order_by(Invitation.send_at)).all()
         return [Invitation.model_validate(row) for row in found]
 
 
 def client_row(stack: Stack) -> Client:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return Client.model_validate(session.exec(select(Client)).one())
 
 
@@ -187,6 +188,15 @@ def test_one_click_opt_out_stops_everything_at_once_and_only_the_owner_resumes(
         (True, None, None),
         (False, practice.owner["id"], reason),
     ]
+    audited = http.get(
+        "/api/v1/audit-events", params={"client_id": client_id}, headers=practice.as_owner()
+    ).json()
+    assert {(e["action"], e["actor_id"]) for e in audited} >= {
+        ("client.invitations_resumed", practice.owner["id"]),
+        ("client.opt_out_history_read", practice.owner["id"]),
+    }
+    # The refused and the repeated resumption left no entry.
+    assert [e["action"] for e in audited].count("client.invitations_resumed") == 1
     # Withheld stays withheld; the next session is asked about again.
     complete_and_send(stack, clock, practice, "visit-3")
     assert len(addressed_to(sink, CLIENT_EMAIL)) == 2

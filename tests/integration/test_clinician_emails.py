@@ -19,6 +19,7 @@ from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import Invitation, Notification, NotificationKind, Nudge, NudgeStatus
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -118,7 +119,7 @@ def dip_before(
     assert completed.status_code == 200, completed.text
     tick_and_settle(stack)
     # The client's quiet hours may hold the invitation back: go to when it is due.
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         send_at = session.exec(
             select(Invitation.send_at).where(Invitation.client_id == UUID(client["id"]))
         ).one()
@@ -226,7 +227,7 @@ def test_the_morning_digest_lists_the_days_appointments_once_in_the_clinicians_z
     }
     assert_says_no_more_than_it_may(digest, [c["email"] for c in caseload.clients])
 
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         nudges = session.exec(select(Nudge)).all()
         statuses = sorted(n.status.value for n in nudges)
         digests = session.exec(
@@ -272,7 +273,7 @@ def test_an_alert_raised_after_the_digest_still_gets_its_own_nudge(
     emails = addressed_to(sink, CHICAGO_CLINICIAN)
     assert len(emails) == 2
     assert "Before your session with RC-2002" in body(emails[1], "html")
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         assert all(n.status is NudgeStatus.SENT for n in session.exec(select(Nudge)).all())
 
 

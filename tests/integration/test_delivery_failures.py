@@ -19,6 +19,7 @@ from shared.models import Notification, NotificationStatus
 from shared.settings import Settings
 from tests.conftest import make_stack
 from tests.integration.test_smtp import DropAfterData, Recorder, Refuser, smtp_server
+from tests.support.inspection import everything
 from tests.support.loop import tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 from tests.support.server import serving
@@ -48,7 +49,7 @@ def send_survey(stack: Stack, clock: ManualClock, practice: PracticeFixture) -> 
 
 
 def the_notification(stack: Stack) -> Notification:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return Notification.model_validate(session.exec(select(Notification)).one())
 
 

@@ -30,10 +30,11 @@ from shared.models import (
 )
 from shared.settings import Settings
 from tests.conftest import START
+from tests.support.inspection import everything
 
 
 def _count(stack: Stack, model: type, *where: object) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return session.exec(select(func.count()).select_from(model).where(*where)).one()
 
 
@@ -58,7 +59,7 @@ def test_seeding_runs_the_loop_and_leaves_a_live_survey(
     assert _count(stack, Response) == seed.answers == completed - 1
 
     # RC-1002's dip raised an alert; its nudge reached the clinician before the next session.
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         dip = session.exec(select(Alert).join(Client).where(Client.reference == "RC-1002")).one()
     assert {finding["rule"] for finding in dip.evidence} >= {"floor", "low_overall"}
     assert _count(stack, Alert) == seed.alerts >= 1
@@ -90,7 +91,7 @@ def test_seeding_runs_the_loop_and_leaves_a_live_survey(
 
 
 def _invitations(stack: Stack) -> list[Invitation]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return list(session.exec(select(Invitation)).all())
 
 

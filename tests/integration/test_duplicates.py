@@ -17,6 +17,7 @@ from shared.email.sink import MailSink
 from shared.models import Alert, Invitation, Notification, Nudge, Response
 from shared.settings import Settings
 from tests.conftest import START, make_stack
+from tests.support.inspection import everything
 from tests.support.loop import TwicePublisher, addressed_to, links, settle
 from tests.support.server import serving
 
@@ -31,7 +32,7 @@ def two_worker_stack(settings: Settings, clock: ManualClock, db: Database) -> It
 
 
 def _count(stack: Stack, model: type) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 

@@ -171,22 +171,22 @@ def _walk_unchanged(database_url: str, run: Any) -> list[Attempt]:
 
 
 def test_nobody_reaches_what_is_not_theirs(
-    world: World, http: httpx.Client, schema: Any, database_url: str
+    world: World, http: httpx.Client, schema: Any, owner_database_url: str
 ) -> None:
     """One world (two practices, two clinicians, alerts from the real loop: slow to build),
     three intruders."""
-    an_owner_cannot_reach_another_practice(world, http, schema, database_url)
-    a_clinician_cannot_reach_another_clinicians_clients(world, http, schema, database_url)
-    an_api_key_reaches_only_clients_and_appointments(world, http, schema, database_url)
+    an_owner_cannot_reach_another_practice(world, http, schema, owner_database_url)
+    a_clinician_cannot_reach_another_clinicians_clients(world, http, schema, owner_database_url)
+    an_api_key_reaches_only_clients_and_appointments(world, http, schema, owner_database_url)
 
 
 def an_owner_cannot_reach_another_practice(
-    world: World, http: httpx.Client, schema: Any, database_url: str
+    world: World, http: httpx.Client, schema: Any, owner_database_url: str
 ) -> None:
     document, opts = schema
     b = world.b
     victim = _victim(
-        database_url,
+        owner_database_url,
         b.practice_id,
         secrets={b.client["email"], b.owner["email"], b.clinician["email"], "Quay Therapy"},
         extra={
@@ -198,7 +198,7 @@ def an_owner_cannot_reach_another_practice(
     )
     assert {"alert_id", "appointment_id", "response_id"} <= set(victim.ids)
     attempts = _walk_unchanged(
-        database_url,
+        owner_database_url,
         lambda: walk(http, document, opts, world.a.as_owner(), victim, START),
     )
     _check(attempts, victim)
@@ -211,12 +211,12 @@ def victim_key_id(http: httpx.Client, practice: PracticeFixture) -> str:
 
 
 def a_clinician_cannot_reach_another_clinicians_clients(
-    world: World, http: httpx.Client, schema: Any, database_url: str
+    world: World, http: httpx.Client, schema: Any, owner_database_url: str
 ) -> None:
     document, opts = schema
     other = world.other_clinician
     victim = _victim(
-        database_url,
+        owner_database_url,
         world.a.practice_id,
         clinician_id=other["id"],
         secrets={world.other_client["email"], "RC-2002", other["email"]},
@@ -229,7 +229,7 @@ def a_clinician_cannot_reach_another_clinicians_clients(
     )
     assert {"alert_id", "appointment_id", "response_id", "invitation_id"} <= set(victim.ids)
     attempts = _walk_unchanged(
-        database_url,
+        owner_database_url,
         lambda: walk(http, document, opts, world.a.as_clinician(), victim, START),
     )
     _check(attempts, victim)
@@ -237,14 +237,14 @@ def a_clinician_cannot_reach_another_clinicians_clients(
 
 
 def an_api_key_reaches_only_clients_and_appointments(
-    world: World, http: httpx.Client, schema: Any, database_url: str
+    world: World, http: httpx.Client, schema: Any, owner_database_url: str
 ) -> None:
     """Against another practice it finds nothing; on its own practice, every route that is
     not for reporting clients and appointments refuses it, even with valid ids."""
     document, opts = schema
     b = world.b
     victim = _victim(
-        database_url,
+        owner_database_url,
         b.practice_id,
         secrets={b.client["email"], b.clinician["email"]},
         extra={
@@ -254,14 +254,14 @@ def an_api_key_reaches_only_clients_and_appointments(
         },
     )
     attempts = _walk_unchanged(
-        database_url,
+        owner_database_url,
         lambda: walk(http, document, opts, world.a.as_scheduler(), victim, START),
     )
     _check(attempts, victim)
 
     a = world.a
     own = _victim(
-        database_url,
+        owner_database_url,
         a.practice_id,
         secrets=set(),
         extra={
@@ -280,7 +280,7 @@ def an_api_key_reaches_only_clients_and_appointments(
     ]
     assert len(people_only) >= 10
     own_walk = _walk_unchanged(
-        database_url,
+        owner_database_url,
         lambda: walk(
             http,
             document,

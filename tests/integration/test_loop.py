@@ -12,12 +12,13 @@ from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import Alert, Invitation, Notification, Nudge, Response
 from tests.conftest import START
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links, tick_and_settle
 from tests.support.practice import create_practice
 
 
 def _count(stack: Stack, model: type) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 

@@ -22,6 +22,7 @@ from tests.conftest import START
 from tests.integration.test_appointments import CLIENT_EMAIL, make_dip
 from tests.integration.test_bad_input import error_fields, problem
 from tests.support.history import FIVE, answered_session, unanswered_session
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture, add_clinician_with_client, create_practice
 
@@ -30,12 +31,12 @@ FOURS = dict.fromkeys(FIVE, 4)
 
 
 def alerts_of(stack: Stack) -> list[Alert]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return sorted(session.exec(select(Alert)).all(), key=lambda a: a.created_at)
 
 
 def nudges_of(stack: Stack) -> list[Nudge]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return list(session.exec(select(Nudge)).all())
 
 

@@ -19,6 +19,7 @@ from shared.models import Alert
 from tests.conftest import START
 from tests.integration.test_bad_input import error_fields, problem, unchanged
 from tests.support.history import FIVE, answered_session
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
 
@@ -191,5 +192,5 @@ def test_a_custom_item_is_asked_and_its_low_score_suggests_its_own_move(
     assert alert["moves"] == ["slow_pace"]
     assert alert["target_appointment_id"] == upcoming["id"]
     assert alert["settings_version"] == 2
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         assert len(session.exec(select(Alert)).all()) == 1

@@ -161,11 +161,11 @@ def test_preview_refuses_nonsense_by_name_and_only_for_the_owner(
 ) -> None:
     practice: PracticeFixture = seeded["practice"]
     settings = current_settings(practice)["settings"]
+    bad = candidate(practice, floor={"floor": 6})  # reads the settings: an audited read
     with unchanged(stack):
         for days in (0, 366, -3):
             body = problem(preview(practice, {"settings": settings, "days": days}), 422)
             assert error_fields(body) == {"days"}
-        bad = candidate(practice, floor={"floor": 6})
         body = problem(preview(practice, {"settings": bad, "days": 30}), 422)
         assert error_fields(body) == {"settings.rules.floor.floor"}
         assert "less than or equal to 5" in body["detail"]

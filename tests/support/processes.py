@@ -26,6 +26,8 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
         ATTUNE_LOG_LEVEL="WARNING",
         **extra,
     )
+    if settings.system_database_url:
+        env["ATTUNE_SYSTEM_DATABASE_URL"] = settings.system_database_url
     if settings.redis_url:
         env["ATTUNE_REDIS_URL"] = settings.redis_url
         env["ATTUNE_REDIS_NAMESPACE"] = f"attune-processes-{os.getpid()}"

@@ -5,16 +5,19 @@ link is the credential, as on the survey pages."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager as ContextManager
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
+from sqlmodel import Session
 
 from services.api.context import ApiContext
 from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
 from shared.accounts.links import open_link, use_link
+from shared.credentials import practice_of_account_link
 from shared.errors import DomainError
 from shared.models import AccountLinkPurpose
 
@@ -53,9 +56,15 @@ def _form(purpose: AccountLinkPurpose, *, status: int = 200, error: str | None =
     )
 
 
+def _link_transaction(context: ApiContext, token: str) -> ContextManager[Session]:
+    """A transaction in the practice the link belongs to; an unknown token gets one in no
+    practice, where open_link finds nothing and says the link is not valid."""
+    return context.db.transaction(practice_of_account_link(context.db, token))
+
+
 def _show(context: ApiContext, token: str, purpose: AccountLinkPurpose) -> Template:
     try:
-        with context.db.transaction() as session:
+        with _link_transaction(context, token) as session:
             open_link(session, token, purpose, now=context.clock.now())
     except DomainError as problem:
         return _problem(problem)
@@ -78,13 +87,13 @@ def _use(
     if problem is not None:
         # Checked before the link is spent, so a typo does not use it up.
         try:
-            with context.db.transaction() as session:
+            with _link_transaction(context, token) as session:
                 open_link(session, token, purpose, now=context.clock.now())
         except DomainError as error:
             return _problem(error)
         return _form(purpose, status=422, error=problem)
     try:
-        with context.transaction() as session:
+        with _link_transaction(context, token) as session:
             use_link(session, token, purpose, password=data["password"], now=context.clock.now())
     except DomainError as error:
         return _problem(error)

@@ -64,6 +64,7 @@ class AlertController(Controller):
                 status=status,
                 clinician_id=clinician_id,
                 client_id=client_id,
+                now=context.clock.now(),
                 held=held,
             )
             return [AlertOut.model_validate(a) for a in found]
@@ -71,7 +72,8 @@ class AlertController(Controller):
     @get("/{alert_id:uuid}", sync_to_thread=True)
     def read(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
         with context.transaction(principal) as session:
-            return AlertOut.model_validate(alerts.get_alert(session, principal, alert_id))
+            alert = alerts.read_alert(session, principal, alert_id, now=context.clock.now())
+            return AlertOut.model_validate(alert)
 
     @post("/{alert_id:uuid}/acknowledge", sync_to_thread=True, status_code=200)
     def acknowledge(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:

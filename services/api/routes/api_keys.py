@@ -47,7 +47,8 @@ class ApiKeyController(Controller):
     @get("/", sync_to_thread=True)
     def index(self, principal: Principal, context: ApiContext) -> list[ApiKeyOut]:
         with context.transaction(principal) as session:
-            return [ApiKeyOut.model_validate(k) for k in accounts.list_api_keys(session, principal)]
+            keys = accounts.list_api_keys(session, principal, now=context.clock.now())
+            return [ApiKeyOut.model_validate(k) for k in keys]
 
     @delete("/{key_id:uuid}", sync_to_thread=True, status_code=200)
     def revoke(self, key_id: UUID, principal: Principal, context: ApiContext) -> ApiKeyOut:

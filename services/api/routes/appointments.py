@@ -66,7 +66,9 @@ class AppointmentController(Controller):
         action: str,
     ) -> AppointmentOut:
         with context.transaction(principal) as session:
-            appointment = TRANSITIONS[action](session, find(session), now=context.clock.now())
+            appointment = TRANSITIONS[action](
+                session, principal, find(session), now=context.clock.now()
+            )
             return AppointmentOut.model_validate(appointment)
 
     @post("/", sync_to_thread=True, status_code=201)
@@ -91,8 +93,9 @@ class AppointmentController(Controller):
         self, appointment_id: UUID, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
         with context.transaction(principal) as session:
+            found = appointments.get_appointment(session, principal, appointment_id)
             return AppointmentOut.model_validate(
-                appointments.get_appointment(session, principal, appointment_id)
+                appointments.read_appointment(session, principal, found, now=context.clock.now())
             )
 
     @post("/{appointment_id:uuid}/reschedule", sync_to_thread=True, status_code=200)
@@ -151,8 +154,9 @@ class AppointmentController(Controller):
     ) -> AppointmentOut:
         _check_external_id(external_id)
         with context.transaction(principal) as session:
+            found = appointments.find_by_external_id(session, principal, external_id)
             return AppointmentOut.model_validate(
-                appointments.find_by_external_id(session, principal, external_id)
+                appointments.read_appointment(session, principal, found, now=context.clock.now())
             )
 
     @post("/external/{external_id:str}/{action:str}", sync_to_thread=True, status_code=200)

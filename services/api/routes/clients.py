@@ -4,14 +4,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 from pydantic import EmailStr, Field
 
-from services.api.auth import people_only
+from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
 from services.api.schemas import Body, Out, TimeZone
 from shared.access import Principal
 from shared.clients import service as clients
+from shared.privacy.erasure import erase_client
+from shared.privacy.export import export_client
 
 
 class NewClient(Body):
@@ -48,6 +50,12 @@ class AnswerOut(Out):
     comment: str | None
 
 
+class ErasedOut(Out):
+    appointments: int
+    answers: int
+    alerts: int
+
+
 class ClientController(Controller):
     path = "/api/v1/clients"
     tags = ["clients"]
@@ -71,12 +79,14 @@ class ClientController(Controller):
     @get("/", sync_to_thread=True)
     def index(self, principal: Principal, context: ApiContext) -> list[ClientOut]:
         with context.transaction(principal) as session:
-            return [ClientOut.model_validate(c) for c in clients.list_clients(session, principal)]
+            found = clients.list_clients(session, principal, now=context.clock.now())
+            return [ClientOut.model_validate(c) for c in found]
 
     @get("/{client_id:uuid}", sync_to_thread=True)
     def read(self, client_id: UUID, principal: Principal, context: ApiContext) -> ClientOut:
         with context.transaction(principal) as session:
-            return ClientOut.model_validate(clients.get_client(session, principal, client_id))
+            client = clients.read_client(session, principal, client_id, now=context.clock.now())
+            return ClientOut.model_validate(client)
 
     @get("/{client_id:uuid}/responses", sync_to_thread=True, guards=[people_only])
     def responses(
@@ -84,7 +94,21 @@ class ClientController(Controller):
     ) -> list[AnswerOut]:
         """The client's answer history, oldest first."""
         with context.transaction(principal) as session:
-            return [
-                AnswerOut.model_validate(r)
-                for r in clients.answer_history(session, principal, client_id)
-            ]
+            answers = clients.answer_history(session, principal, client_id, now=context.clock.now())
+            return [AnswerOut.model_validate(r) for r in answers]
+
+    @get("/{client_id:uuid}/export", sync_to_thread=True, guards=[owner_only])
+    def export(self, client_id: UUID, principal: Principal, context: ApiContext) -> dict[str, Any]:
+        """Everything held about this client, as JSON (a subject access request)."""
+        with context.transaction(principal) as session:
+            return export_client(session, principal, client_id, now=context.clock.now())
+
+    @delete("/{client_id:uuid}", sync_to_thread=True, status_code=200, guards=[owner_only])
+    def erase(self, client_id: UUID, principal: Principal, context: ApiContext) -> ErasedOut:
+        """Erase the client: personal data and answers are deleted; the practice's figures
+        keep their anonymous counts. Cannot be undone."""
+        with context.transaction(principal) as session:
+            erased = erase_client(session, principal, client_id, now=context.clock.now())
+            return ErasedOut(
+                appointments=erased.appointments, answers=erased.answers, alerts=erased.alerts
+            )

@@ -96,7 +96,9 @@ class OptOutController(Controller):
     ) -> list[OptOutChangeOut]:
         """Every opt-out and every resumption, oldest first, with who and why."""
         with context.transaction(principal) as session:
-            changes = opt_out.opt_out_history(session, principal, client_id)
+            changes = opt_out.opt_out_history(
+                session, principal, client_id, now=context.clock.now()
+            )
             return [OptOutChangeOut.model_validate(c) for c in changes]
 
 

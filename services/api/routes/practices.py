@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from litestar import Controller, post
 from pydantic import EmailStr, Field
@@ -37,10 +37,13 @@ class PracticeController(Controller):
     )
     def sign_up(self, data: SignUp, context: ApiContext) -> SignedUp:
         """Sign up a practice with its owner; returns a session token for the owner."""
-        with context.transaction() as session:
+        # The new practice's id is chosen first: its rows are written as that practice.
+        practice_id = uuid4()
+        with context.db.transaction(practice_id) as session:
             now = context.clock.now()
             practice, owner = sign_up(
                 session,
+                practice_id=practice_id,
                 practice_name=data.practice_name,
                 owner_email=data.owner_email,
                 owner_name=data.owner_name,

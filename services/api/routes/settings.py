@@ -75,7 +75,7 @@ class SettingsController(Controller):
     @get("/", sync_to_thread=True)
     def current(self, principal: Principal, context: ApiContext) -> SettingsOut:
         with context.transaction(principal) as session:
-            current = practices.current_settings(session, principal.practice_id)
+            current = practices.read_settings(session, principal, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
     @put("/", sync_to_thread=True, guards=[owner_only])
@@ -91,6 +91,7 @@ class SettingsController(Controller):
     @get("/history", sync_to_thread=True, guards=[owner_only])
     def history(self, principal: Principal, context: ApiContext) -> list[SettingsVersionOut]:
         with context.transaction(principal) as session:
+            changes = practices.settings_history(session, principal, now=context.clock.now())
             return [
                 SettingsVersionOut(
                     version=change.version.version,
@@ -99,7 +100,7 @@ class SettingsController(Controller):
                     created_by_name=change.author_name,
                     created_at=change.version.created_at,
                 )
-                for change in practices.settings_history(session, principal)
+                for change in changes
             ]
 
     @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)

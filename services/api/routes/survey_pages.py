@@ -5,14 +5,17 @@ follow every link in an email."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager as ContextManager
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
+from sqlmodel import Session
 
 from services.api.context import ApiContext
+from shared.credentials import practice_of_link
 from shared.errors import DomainError, Invalid
 from shared.models import TokenPurpose
 from shared.survey import opt_out, responses
@@ -37,6 +40,12 @@ def _problem(error: DomainError) -> Template:
     return _page("message.html", status=error.status_code, title="This link", message=error.message)
 
 
+def _link_transaction(context: ApiContext, token: str) -> ContextManager[Session]:
+    """A transaction in the practice the link belongs to. An unknown token gets one in no
+    practice, where resolve_link finds nothing and says the link is not valid."""
+    return context.db.transaction(practice_of_link(context.db, token))
+
+
 def _survey_page(
     context: ApiContext,
     token: str,
@@ -49,9 +58,8 @@ def _survey_page(
     buttons) or from a refused submission, so the client only fixes what was missing."""
     now = context.clock.now()
     try:
-        with context.db.transaction() as session:
+        with _link_transaction(context, token) as session:
             link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
-        with context.db.transaction(link.practice_id) as session:
             form = responses.survey_form(session, link.subject_id, now=now)
     except DomainError as problem:
         return _problem(problem)
@@ -94,11 +102,10 @@ class SurveyPageController(Controller):
         try:
             if len(data) > MAX_FORM_FIELDS:
                 raise Invalid("Too many fields in this form.")
-            with context.transaction() as session:
-                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
             scores = {k: v for k, v in data.items() if k not in {"talk", "comment"}}
             comment = data.get("comment")
-            with context.db.transaction(link.practice_id) as session:
+            with _link_transaction(context, token) as session:
+                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
                 responses.submit_response(
                     session,
                     link.subject_id,
@@ -125,7 +132,7 @@ class SurveyPageController(Controller):
     def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
         """Asks for a confirming POST: following the link alone unsubscribes nobody."""
         try:
-            with context.transaction() as session:
+            with _link_transaction(context, token) as session:
                 responses.resolve_link(
                     session, token, TokenPurpose.UNSUBSCRIBE, now=context.clock.now()
                 )
@@ -138,9 +145,8 @@ class SurveyPageController(Controller):
         """RFC 8058 one-click: a POST without cookies stops all further invitations."""
         now = context.clock.now()
         try:
-            with context.transaction() as session:
+            with _link_transaction(context, token) as session:
                 link = responses.resolve_link(session, token, TokenPurpose.UNSUBSCRIBE, now=now)
-            with context.db.transaction(link.practice_id) as session:
                 opt_out.opt_out(session, link.subject_id, now=now)
         except DomainError as error:
             return _problem(error)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from services.api.auth import owner_only
+from services.api.context import ApiContext
+from services.api.schemas import Out
+from shared import audit
+from shared.access import Principal
+from shared.errors import Invalid
+
+
+class AuditEventOut(Out):
+    id: UUID
+    at: datetime
+    actor_kind: str
+    actor_id: UUID
+    action: str
+    client_id: UUID | None
+    subject_id: UUID | None
+    detail: dict[str, Any]
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise Invalid(f"'{name}' needs a time zone, e.g. 2026-03-02T09:00:00Z.", field=name)
+    return value
+
+
+class AuditController(Controller):
+    """Read only: the log has no route that changes it."""
+
+    path = "/api/v1/audit-events"
+    tags = ["audit"]
+    guards = [owner_only]
+
+    @get("/", sync_to_thread=True)
+    def index(
+        self,
+        principal: Principal,
+        context: ApiContext,
+        client_id: UUID | None = None,
+        actor_id: UUID | None = None,
+        since: Annotated[
+            datetime | None, Parameter(description="Inclusive, with a time zone.")
+        ] = None,
+        until: Annotated[
+            datetime | None, Parameter(description="Exclusive, with a time zone.")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+    ) -> list[AuditEventOut]:
+        """Who read or changed which client's data, the settings and the API keys, newest
+        first."""
+        with context.transaction(principal) as session:
+            found = audit.list_events(
+                session,
+                principal,
+                client_id=client_id,
+                actor_id=actor_id,
+                since=_aware("since", since),
+                until=_aware("until", until),
+                limit=limit,
+            )
+            return [AuditEventOut.model_validate(event) for event in found]

@@ -1,0 +1,96 @@
+"""The audit log: who read or changed a client's data, the settings or the API keys, and when.
+
+Domain functions call `record` in the transaction of the action they perform, after its
+access check has passed, so an entry exists exactly when the action happened: a refused
+request writes nothing, a rolled-back change leaves no entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from sqlmodel import Session, col, select
+
+from shared.access import Principal, require_owner
+from shared.models import AuditEvent
+
+
+class AuditAction(StrEnum):
+    CLIENT_ADDED = "client.added"
+    CLIENT_READ = "client.read"
+    CLIENTS_LISTED = "client.listed"
+    ANSWERS_READ = "client.answers_read"
+    CLIENT_EXPORTED = "client.exported"
+    CLIENT_ERASED = "client.erased"
+    INVITATIONS_RESUMED = "client.invitations_resumed"
+    OPT_OUT_HISTORY_READ = "client.opt_out_history_read"
+    APPOINTMENT_BOOKED = "appointment.booked"
+    APPOINTMENT_RESCHEDULED = "appointment.rescheduled"
+    APPOINTMENT_COMPLETED = "appointment.completed"
+    APPOINTMENT_CANCELLED = "appointment.cancelled"
+    APPOINTMENT_NO_SHOW = "appointment.no_show"
+    APPOINTMENT_READ = "appointment.read"
+    ALERT_READ = "alert.read"
+    ALERTS_LISTED = "alert.listed"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    SETTINGS_READ = "settings.read"
+    SETTINGS_HISTORY_READ = "settings.history_read"
+    SETTINGS_CHANGED = "settings.changed"
+    API_KEYS_LISTED = "api_key.listed"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+
+
+def record(
+    session: Session,
+    principal: Principal,
+    action: AuditAction,
+    *,
+    at: datetime,
+    client_id: UUID | None = None,
+    subject_id: UUID | None = None,
+    **detail: int | str,
+) -> None:
+    """Add one entry. `detail` holds counts and field names, never personal data."""
+    actor_id = principal.account_id or principal.api_key_id
+    assert actor_id is not None, "every principal is an account or an API key"
+    session.add(
+        AuditEvent(
+            practice_id=principal.practice_id,
+            at=at,
+            actor_kind=principal.kind.value,
+            actor_id=actor_id,
+            action=action.value,
+            client_id=client_id,
+            subject_id=subject_id,
+            detail=detail,
+        )
+    )
+
+
+def list_events(
+    session: Session,
+    principal: Principal,
+    *,
+    client_id: UUID | None = None,
+    actor_id: UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[AuditEvent]:
+    """The owner's view, newest first; `since` is inclusive, `until` exclusive."""
+    require_owner(principal)
+    query = select(AuditEvent).where(AuditEvent.practice_id == principal.practice_id)
+    if client_id is not None:
+        query = query.where(AuditEvent.client_id == client_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if since is not None:
+        query = query.where(col(AuditEvent.at) >= since)
+    if until is not None:
+        query = query.where(col(AuditEvent.at) < until)
+    return list(
+        session.exec(query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id)).limit(limit))
+    )
