@@ -103,11 +103,22 @@ def _booking(practice: PracticeFixture, number: int) -> dict[str, str]:
 
 
 def test_the_api_answers_503_while_the_database_is_away_and_recovers(
-    settings: Settings, db: Database, clock: ManualClock, proxy: TcpProxy
+    settings: Settings, db: Database, owner_db: Database, clock: ManualClock, proxy: TcpProxy
 ) -> None:
-    proxied = make_url(settings.database_url).set(host="127.0.0.1", port=proxy.port)
+    def through_proxy(url: str | None) -> str | None:
+        if url is None:
+            return None
+        proxied = make_url(url).set(host="127.0.0.1", port=proxy.port)
+        return proxied.render_as_string(hide_password=False)
+
+    # Both of the app's roles reach PostgreSQL through the proxy: the outage takes both away.
     stack = make_stack(
-        settings.model_copy(update={"database_url": proxied.render_as_string(hide_password=False)}),
+        settings.model_copy(
+            update={
+                "database_url": through_proxy(settings.database_url),
+                "system_database_url": through_proxy(settings.system_database_url),
+            }
+        ),
         clock,
     )
     senders: list[threading.Thread] = []
@@ -147,7 +158,7 @@ def test_the_api_answers_503_while_the_database_is_away_and_recovers(
                     headers=load.practice.as_scheduler(),
                 )
                 assert again.status_code == 200, again.text
-        with db.transaction() as session:
+        with owner_db.transaction() as session:
             stored = set(
                 session.exec(
                     select(Appointment.external_id).where(

@@ -25,6 +25,7 @@ from shared.outbox import unpublished_count
 from shared.settings import Settings
 from tests.conftest import START, make_stack
 from tests.support.caseload import LOW_ANSWERS, held_and_upcoming, survey_path
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, tick_and_settle
 from tests.support.practice import create_practice
 from tests.support.redis_server import PrivateRedis
@@ -41,7 +42,7 @@ def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 def _count(stack: Stack, model: type) -> int:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 

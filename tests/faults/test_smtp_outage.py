@@ -19,6 +19,7 @@ from shared.email.smtp import retry_delay
 from shared.models import Notification, NotificationStatus
 from tests.conftest import START
 from tests.support.caseload import held_and_upcoming
+from tests.support.inspection import everything
 from tests.support.loop import addressed_to, messages, tick_and_settle
 from tests.support.practice import create_practice
 
@@ -26,7 +27,7 @@ CLIENTS = 3
 
 
 def _notifications(stack: Stack) -> list[Notification]:
-    with stack.db.transaction() as session:
+    with everything(stack) as session:
         return list(session.exec(select(Notification)).all())
 
 

@@ -69,7 +69,7 @@ def _notification(db: Database) -> Notification | None:
 
 
 def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
-    settings: Settings, db: Database, held: HeldMailServer, tmp_path: Path
+    settings: Settings, db: Database, owner_db: Database, held: HeldMailServer, tmp_path: Path
 ) -> None:
     clock = ManualClock(datetime.now(UTC))
     with PrivateRedis(tmp_path) as redis_server:
@@ -93,7 +93,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
             relay(stack.db, stack.publisher, clock)
 
             def invitation_scheduled() -> bool:
-                with db.transaction() as session:
+                with owner_db.transaction() as session:
                     return session.exec(select(Invitation)).first() is not None
 
             assert poll(invitation_scheduled, seconds=30), logs_of(tmp_path)
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
             os.kill(first.pid, signal.SIGKILL)
             assert first.wait(timeout=10) == -signal.SIGKILL
             held.release.set()
-            stuck = _notification(db)
+            stuck = _notification(owner_db)
             assert stuck is not None
             assert stuck.status is NotificationStatus.SENDING
             assert held.accepted_messages() == []
@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
             assert tick(stack.db, clock, stack.publisher).notifications_requeued >= 1
 
             def sent() -> bool:
-                current = _notification(db)
+                current = _notification(owner_db)
                 return current is not None and current.status is NotificationStatus.SENT
 
             assert poll(sent, seconds=30), logs_of(tmp_path)
@@ -131,7 +131,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
             assert "robin.client@killed.example.com" in str(accepted[0]["To"])
             assert held.held is not None
             assert accepted[0]["Message-ID"] == held.held["Message-ID"]
-            final = _notification(db)
+            final = _notification(owner_db)
             assert final is not None
             assert final.attempts == 2
         finally:
