@@ -1,4 +1,4 @@
-"""Migration 0002 carries existing client summaries over to exact sums, and back."""
+"""Migration 0004 carries existing client summaries over to exact sums, and back."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """row-level security, the audit log, encrypted comments, erased clients' tally
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 
 On PostgreSQL every tenant table gets ENABLE + FORCE ROW LEVEL SECURITY and a policy on
 current_setting('app.practice_id', true); the application's role gets DML only (INSERT and
@@ -32,8 +32,8 @@ from shared.db.row_security import (
 )
 from shared.privacy.encryption import keyring
 
-revision: str = "0004"
-down_revision: str | None = "0002"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """survey reminders, opt-out history, nudge preferences and digests
 
-Revision ID: 0003
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 16:15:05.315052
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 import shared.db.types
 
-revision: str = "0003"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
