@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
 
     _require_production(settings, args.command)
     stack = build_stack(settings)
+    try:
+        stack.db.check_cross_practice_reach()
+    except RuntimeError as misconfigured:
+        raise SystemExit(f"attune {args.command}: {misconfigured}") from None
     if args.command == "api":
         import uvicorn
 

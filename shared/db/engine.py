@@ -70,6 +70,23 @@ class Database:
         with self._system_sessions() as session, session.begin():
             yield session
 
+    def check_cross_practice_reach(self) -> None:
+        """Refuse to start where across_practices() would silently find nothing: on
+        PostgreSQL without a system URL, it runs as the app role, which row-level security
+        confines to one practice, so no due work and no login would ever be found."""
+        if self.dialect != "postgresql" or self.system_engine is not self.engine:
+            return
+        with self.engine.connect() as connection:
+            unbounded = connection.execute(
+                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+        if not unbounded:
+            raise RuntimeError(
+                "ATTUNE_SYSTEM_DATABASE_URL is not set: the scheduler, the outbox relay and "
+                "sign-in need the system role to find work and credentials across practices "
+                "(README, Database roles)."
+            )
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.system_engine is not self.engine:

@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from services.bootstrap import Stack
 from shared.clock import ManualClock
+from shared.db import create_database
 from shared.db.row_security import APP_ROLE
 from shared.email.sink import MailSink
 from tests.support.answers import answer_a_survey
@@ -262,3 +263,20 @@ def test_the_practice_is_set_as_a_parameter_never_formatted_into_sql(stack: Stac
     assert hostile in str(parameters)
     with everything(stack) as session:
         assert session.execute(text("SELECT to_regclass('client')")).scalar_one() is not None
+
+
+def test_a_process_without_the_system_role_refuses_to_start(
+    database_url: str, system_database_url: str
+) -> None:
+    # As the app role alone, the scheduler and sign-in would find nothing, silently.
+    confined = create_database(database_url)
+    try:
+        with pytest.raises(RuntimeError, match="ATTUNE_SYSTEM_DATABASE_URL"):
+            confined.check_cross_practice_reach()
+    finally:
+        confined.dispose()
+    configured = create_database(database_url, system_url=system_database_url)
+    try:
+        configured.check_cross_practice_reach()
+    finally:
+        configured.dispose()
