@@ -23,8 +23,9 @@ from sqlmodel import select
 from bench.mail import Arrival, RecordingSink
 from bench.seed import SeededPractice, open_surveys, set_up_practice
 from bench.support import (
-    DATABASE_URL,
+    APP_URL,
     REDIS_URL,
+    SYSTEM_URL,
     environment,
     fresh_database,
     machine_note,
@@ -87,7 +88,8 @@ def main() -> None:
     with RecordingSink() as sink:
         env = environment(ATTUNE_SMTP_PORT=str(sink.port))
         settings = Settings(
-            database_url=DATABASE_URL,
+            database_url=APP_URL,
+            system_database_url=SYSTEM_URL,
             redis_url=REDIS_URL,
             redis_namespace=env["ATTUNE_REDIS_NAMESPACE"],
             smtp_port=sink.port,

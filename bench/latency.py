@@ -23,19 +23,19 @@ from sqlalchemy import create_engine, text
 from bench.mail import RecordingSink
 from bench.seed import LOW_ANSWERS, book_upcoming, open_surveys, set_up_practice
 from bench.support import (
-    DATABASE_URL,
+    OWNER_URL,
     environment,
     free_port,
     fresh_database,
     machine_note,
     ms,
     percentile,
+    production_database,
     served,
     table,
     wait_for_http,
     wait_until,
 )
-from shared.db import create_database
 
 POLL = 0.002
 
@@ -73,7 +73,7 @@ def main() -> None:
         os.environ.update(
             ATTUNE_REDIS_URL=env["ATTUNE_REDIS_URL"],
             ATTUNE_REDIS_NAMESPACE=env["ATTUNE_REDIS_NAMESPACE"],
-            ATTUNE_DATABASE_URL=DATABASE_URL,
+            ATTUNE_DATABASE_URL=OWNER_URL,
         )
         from bench.raw_actor import touch
 
@@ -83,19 +83,21 @@ def main() -> None:
             served(["-m", "services.cli", "scheduler"], env, "scheduler"),
             served(
                 ["-m", "dramatiq", "bench.raw_actor", "--processes", "1", "--threads", "1"],
-                env,
+                # The raw limit, on a table of its own without row-level security: the owner.
+                {**env, "ATTUNE_DATABASE_URL": OWNER_URL},
                 "raw-worker",
             ),
         ):
             wait_for_http(base)
             with httpx.Client(base_url=base, timeout=60) as http:
                 practice = set_up_practice(http, "lat", clinicians=10, clients=args.samples)
-            db = create_database(DATABASE_URL)
+            db = production_database()
             now = datetime.now(UTC)
             tokens = open_surveys(db, practice, 1, now=now)
             book_upcoming(db, practice, starts_at=now + timedelta(hours=2))
             db.dispose()
-            probe = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+            # Looks for alerts of any practice, so it reads as the owner.
+            probe = create_engine(OWNER_URL, isolation_level="AUTOCOMMIT")
             to_alert: list[float] = []
             to_email: list[float] = []
             raw: list[float] = []

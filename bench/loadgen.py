@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, text
 from bench.mail import Arrival, RecordingSink
 from bench.seed import GOOD_ANSWERS, LOW_ANSWERS, SeededClient, SeededPractice, set_up_practice
 from bench.support import (
-    DATABASE_URL,
+    OWNER_URL,
     REDIS_URL,
     environment,
     free_port,
@@ -164,7 +164,7 @@ class Lag:
 
 
 def _watch_lag(env: dict[str, str], lag: Lag, stop: threading.Event) -> None:
-    engine = create_engine(DATABASE_URL, isolation_level="AUTOCOMMIT")
+    engine = create_engine(OWNER_URL, isolation_level="AUTOCOMMIT")
     broker = RedisBroker(url=REDIS_URL, namespace=env["ATTUNE_REDIS_NAMESPACE"])
     with engine.connect() as connection:
         while not stop.wait(0.25):
@@ -197,7 +197,7 @@ STAGES = {
 
 
 def _stages() -> list[list[object]]:
-    engine = create_engine(DATABASE_URL)
+    engine = create_engine(OWNER_URL)
     rows: list[list[object]] = []
     with engine.connect() as connection:
         for name, (interval, source) in STAGES.items():

@@ -19,11 +19,18 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 
-from bench.support import DATABASE_URL, fresh_database, machine_note, ms, percentile, table
+from bench.support import (
+    OWNER_URL,
+    fresh_database,
+    machine_note,
+    ms,
+    percentile,
+    production_database,
+    table,
+)
 from services.worker.scheduler import tick
 from shared.alerts.nudges import due_nudges
 from shared.clock import ManualClock
-from shared.db import create_database
 from shared.logging import configure_logging
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -114,7 +121,7 @@ EXPLAINED = (
 
 
 def load(practices: int) -> dict[str, int]:
-    engine = create_engine(DATABASE_URL)
+    engine = create_engine(OWNER_URL)
     naive_now = NOW.replace(tzinfo=None)
     with engine.begin() as connection:
         for statement in LOAD:
@@ -163,26 +170,28 @@ def main() -> None:
         + ", ".join(f"{count:,} {name}" for name, count in counts.items())
     )
 
-    db = create_database(DATABASE_URL)
+    # As the scheduler runs: due work is found as the system role (Database.across_practices),
+    # each item is then handled as the application's role in its practice.
+    db = production_database()
     captured: list[tuple[str, object]] = []
 
     def capture(*event_args: Any) -> None:
         # before_cursor_execute(connection, cursor, statement, parameters, context, many)
         captured.append((event_args[2], event_args[3]))
 
-    event.listen(db.engine, "before_cursor_execute", capture)
-    with db.transaction() as session:
+    event.listen(db.system_engine, "before_cursor_execute", capture)
+    with db.across_practices() as session:
         found = due_nudges(session, now=NOW, limit=200)
     quiet = NOW - timedelta(days=30)  # before anything falls due: the steady-state tick
     tick(db, ManualClock(quiet), _Publisher())
-    event.remove(db.engine, "before_cursor_execute", capture)
+    event.remove(db.system_engine, "before_cursor_execute", capture)
     nudge_sql, nudge_params = next(c for c in captured if "FROM nudge" in c[0])
 
     def orm_query() -> None:
-        with db.transaction() as session:
+        with db.across_practices() as session:
             due_nudges(session, now=NOW, limit=200)
 
-    raw = db.engine.raw_connection()
+    raw = db.system_engine.raw_connection()
     cursor = raw.cursor()
 
     def raw_query() -> None:

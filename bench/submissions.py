@@ -3,8 +3,10 @@ beside a bare Litestar endpoint doing one INSERT with the same driver.
 
     python -m bench.submissions [--requests 3000] [--concurrency 8] [--rounds 2]
 
-Both are single uvicorn processes; load comes from threads in this process. Rounds alternate
-between the two so that a noisy neighbour on a shared machine hits both alike.
+The API runs as production does, as the application's role under row-level security; the
+bare endpoint as the owner, on a table without it. Both are single uvicorn processes; load
+comes from threads in this process. Rounds alternate between the two so that a noisy
+neighbour on a shared machine hits both alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import httpx
 
 from bench.seed import LOW_ANSWERS, open_surveys, set_up_practice
 from bench.support import (
-    DATABASE_URL,
+    OWNER_URL,
     LoadResult,
     environment,
     free_port,
@@ -24,12 +26,12 @@ from bench.support import (
     machine_note,
     ms,
     percentile,
+    production_database,
     run_load,
     served,
     table,
     wait_for_http,
 )
-from shared.db import create_database
 
 
 def _row(name: str, result: LoadResult, reference: LoadResult | None) -> list[object]:
@@ -70,7 +72,9 @@ def main() -> None:
                 "warning",
                 "--no-access-log",
             ],
-            env,
+            # The raw limit: Litestar, the driver and the pool, without Attune's rules,
+            # row-level security among them; it creates its own table, so it runs as the owner.
+            environment(ATTUNE_DATABASE_URL=OWNER_URL),
             "bare",
         ),
     ):
@@ -81,7 +85,7 @@ def main() -> None:
         needed = warmup + args.rounds * args.requests
         with httpx.Client(base_url=api_url, timeout=60) as http:
             practice = set_up_practice(http, "subs", clinicians=10, clients=clients)
-        db = create_database(DATABASE_URL)
+        db = production_database()
         tokens = open_surveys(db, practice, -(-needed // clients), now=datetime.now(UTC))
         db.dispose()
         used = iter(tokens)

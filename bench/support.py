@@ -6,6 +6,7 @@ limit, measured in the same run on the same machine.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -18,39 +19,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from shared.db import Database, create_database
 from shared.db.migrations import upgrade
+from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
+from shared.ratelimit import DEFAULT_LIMITS
+from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 DATABASE_URL = os.environ.get(
     "ATTUNE_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/attune_bench"
 )
 REDIS_URL = os.environ.get("ATTUNE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# As in production (README, "Database roles"): the URL given is the owner's and runs the
+# migrations; the served processes and every Database a benchmark opens connect as the
+# application's role, under forced row-level security, and find work across practices as the
+# system role. Only reads that measure the whole database (counting rows of every practice)
+# and the raw limits use the owner.
+OWNER_URL = DATABASE_URL
+APP_URL = as_role(DATABASE_URL, APP_ROLE)
+SYSTEM_URL = as_role(DATABASE_URL, SYSTEM_ROLE)
+# Every simulated client sends from 127.0.0.1, one address: the limiter still counts every
+# request in Redis, as in production, but with windows no bench fills.
+UNFILLED_RATE_LIMITS = json.dumps({bucket: [10**9, 60] for bucket in DEFAULT_LIMITS})
 LOGS = REPO / "var" / "bench"
 
 
-def fresh_database(url: str = DATABASE_URL) -> str:
-    """Create the benchmark database if needed, empty it, and migrate it."""
-    target = make_url(url)
-    if target.get_backend_name() != "postgresql":
+def fresh_database(url: str = OWNER_URL) -> str:
+    """Create the benchmark database if needed, empty it, give the application's and the
+    system role a login, and migrate it as the owner."""
+    if make_url(url).get_backend_name() != "postgresql":
         raise SystemExit("benchmarks run on PostgreSQL: set ATTUNE_BENCH_DATABASE_URL")
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    prepare_postgres(url)
+    for role in (APP_ROLE, SYSTEM_ROLE):
+        ensure_login_role(url, role)
     upgrade(url)
     return url
+
+
+def production_database(**options: int) -> Database:
+    """A Database connected the way the API and workers connect (see OWNER_URL)."""
+    return create_database(APP_URL, system_url=SYSTEM_URL, **options)
 
 
 def free_port() -> int:
@@ -60,14 +70,19 @@ def free_port() -> int:
 
 
 def environment(**extra: str) -> dict[str, str]:
+    """A served process's environment: production's roles (see OWNER_URL), this run's Redis
+    namespace, and `extra` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTUNE_")}
     env.update(
-        ATTUNE_DATABASE_URL=DATABASE_URL,
+        ATTUNE_DATABASE_URL=APP_URL,
+        ATTUNE_SYSTEM_DATABASE_URL=SYSTEM_URL,
+        ATTUNE_MIGRATION_DATABASE_URL=OWNER_URL,
         ATTUNE_REDIS_URL=REDIS_URL,
         ATTUNE_REDIS_NAMESPACE=f"attune-bench-{os.getpid()}",
+        ATTUNE_RATE_LIMITS=UNFILLED_RATE_LIMITS,
         ATTUNE_LOG_LEVEL="WARNING",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

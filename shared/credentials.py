@@ -23,7 +23,7 @@ API_KEY_PREFIX = "ak_"
 
 
 def _practice(db: Database, query: Any) -> UUID | None:
-    with db.across_practices() as session:
+    with db.across_practices(one_statement=True) as session:
         return session.exec(query).first()  # type: ignore[no-any-return]
 
 

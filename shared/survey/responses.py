@@ -138,9 +138,11 @@ def submit_response(
         comment=comment,
         submitted_at=now,
     )
+    # No savepoint: the claim above already makes this the invitation's only response, so the
+    # unique index can only fire on a bug, and then the whole transaction is refused anyway.
+    session.add(response)
     try:
-        with session.begin_nested():
-            session.add(response)
+        session.flush()
     except IntegrityError:
         raise Conflict("This survey has already been answered.") from None
     emit(session, EVALUATE_RESPONSE, response.practice_id, response.id, at=now)
