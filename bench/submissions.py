@@ -12,6 +12,7 @@ neighbour on a shared machine hits both alike.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -20,6 +21,7 @@ from bench.seed import LOW_ANSWERS, open_surveys, set_up_practice
 from bench.support import (
     OWNER_URL,
     LoadResult,
+    cpu_seconds,
     environment,
     free_port,
     fresh_database,
@@ -34,7 +36,7 @@ from bench.support import (
 )
 
 
-def _row(name: str, result: LoadResult, reference: LoadResult | None) -> list[object]:
+def _row(name: str, result: LoadResult, reference: LoadResult | None, cpu: float) -> list[object]:
     share = f"{result.rate / reference.rate:.0%}" if reference else ""
     return [
         name,
@@ -43,8 +45,16 @@ def _row(name: str, result: LoadResult, reference: LoadResult | None) -> list[ob
         f"{result.rate:.0f}",
         ms(percentile(result.latencies, 0.5)),
         ms(percentile(result.latencies, 0.99)),
+        ms(cpu / max(1, len(result.latencies))),
         share,
     ]
+
+
+def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, float]:
+    """The load's result and the CPU seconds the server process spent serving it."""
+    before = cpu_seconds(pid)
+    result = load()
+    return result, cpu_seconds(pid) - before
 
 
 def main() -> None:
@@ -60,7 +70,7 @@ def main() -> None:
     env = environment()
     api_url, bare_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
     with (
-        served(["-m", "services.cli", "api", "--port", str(api_port)], env, "api"),
+        served(["-m", "services.cli", "api", "--port", str(api_port)], env, "api") as api,
         served(
             [
                 "-m",
@@ -76,7 +86,7 @@ def main() -> None:
             # row-level security among them; it creates its own table, so it runs as the owner.
             environment(ATTUNE_DATABASE_URL=OWNER_URL),
             "bare",
-        ),
+        ) as bare_server,
     ):
         wait_for_http(api_url)
         wait_for_http(bare_url)
@@ -100,13 +110,25 @@ def main() -> None:
         run_load(bare_url, insert, total=warmup, concurrency=args.concurrency)
         rows: list[list[object]] = []
         for round_ in range(1, args.rounds + 1):
-            bare = run_load(bare_url, insert, total=args.requests, concurrency=args.concurrency)
-            real = run_load(api_url, answer, total=args.requests, concurrency=args.concurrency)
-            rows.append(_row(f"bare INSERT endpoint (round {round_})", bare, None))
-            rows.append(_row(f"POST /s/{{token}} survey answer (round {round_})", real, bare))
+            bare, bare_cpu = _measured(
+                bare_server.pid,
+                lambda: run_load(
+                    bare_url, insert, total=args.requests, concurrency=args.concurrency
+                ),
+            )
+            real, real_cpu = _measured(
+                api.pid,
+                lambda: run_load(
+                    api_url, answer, total=args.requests, concurrency=args.concurrency
+                ),
+            )
+            rows.append(_row(f"bare INSERT endpoint (round {round_})", bare, None, bare_cpu))
+            rows.append(
+                _row(f"POST /s/{{token}} survey answer (round {round_})", real, bare, real_cpu)
+            )
     table(
         f"Survey submissions, {args.concurrency} concurrent clients, PostgreSQL",
-        ["endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms", "of bare"],
+        ["endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "of bare"],
         rows,
     )
 

@@ -87,7 +87,9 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def served(command: Sequence[str], env: dict[str, str], name: str) -> Iterator[None]:
+def served(
+    command: Sequence[str], env: dict[str, str], name: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """A process for the length of the block; its output goes to var/bench/<name>.log."""
     LOGS.mkdir(parents=True, exist_ok=True)
     with (LOGS / f"{name}.log").open("w") as log:
@@ -95,13 +97,19 @@ def served(command: Sequence[str], env: dict[str, str], name: str) -> Iterator[N
             [sys.executable, *command], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            yield
+            yield process
         finally:
             process.terminate()
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until(check: Callable[[], object], *, seconds: float, what: str) -> None:
