@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy.sql import Select
+from sqlmodel import Session
 
-from shared.errors import Forbidden
-from shared.models import Role
+from shared.errors import Forbidden, NotFound
+from shared.models import Account, Role
+
+Row = TypeVar("Row")
 
 
 class PrincipalKind(StrEnum):
@@ -45,6 +48,29 @@ def scoped(query: Select[Any], model: Any, principal: Principal) -> Select[Any]:
     if principal.is_clinician and hasattr(model, "clinician_id"):
         query = query.where(model.clinician_id == principal.account_id)
     return query
+
+
+def visible(
+    session: Session,
+    model: type[Row],
+    row_id: Any,
+    principal: Principal,
+    *,
+    what: str,
+    field: str | None = None,
+) -> Row:
+    """The one lookup of a row by id for a principal: the row, if it is in their practice
+    and, for a clinician, in their own caseload (a model with `clinician_id`; an Account row
+    is theirs only if it is their own); otherwise NotFound, the same answer as for an id that
+    does not exist, so a probe learns nothing."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "practice_id", None) != principal.practice_id:
+        raise NotFound(f"{what} not found.", field=field)
+    if principal.is_clinician:
+        caseload_of = row.id if isinstance(row, Account) else getattr(row, "clinician_id", None)
+        if caseload_of is not None and caseload_of != principal.account_id:
+            raise NotFound(f"{what} not found.", field=field)
+    return row
 
 
 def require_owner(principal: Principal) -> None:

@@ -3,7 +3,7 @@
 A presented token is found by looking up its digest. That lookup compares digests, not
 tokens: how long it takes can only tell about a digest's prefix, which gives no way to build
 a token that has it. Where a stored digest is compared in Python, it is with
-`hmac.compare_digest` (`same_hash`, `csrf_token_matches`)."""
+`hmac.compare_digest` (`same_hash`)."""
 
 from __future__ import annotations
 
@@ -44,15 +44,3 @@ def password_matches(stored_hash: str | None, password: str) -> bool:
         return _passwords.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def csrf_token_for(session_token: str, secret_key: str) -> str:
-    """The anti-forgery token that goes with a session: derived, not stored (signed double
-    submit). A page on another site can make the browser send the cookie, never this header."""
-    return hmac.new(
-        secret_key.encode(), f"csrf:{session_token}".encode(), hashlib.sha256
-    ).hexdigest()
-
-
-def csrf_token_matches(session_token: str, secret_key: str, sent: str) -> bool:
-    return hmac.compare_digest(csrf_token_for(session_token, secret_key), sent)

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     dev_pages: bool = False
 
     session_hours: int = 8
+    # A session nobody used for this long is over, whatever its absolute limit says: a
+    # clinic's shared computer left signed in must not stay open for the rest of the day.
+    session_idle_minutes: int = Field(default=30, ge=1)
     password_reset_minutes: int = 60
     invitation_days: int = 7
     # Public endpoints: bucket -> (requests, seconds) per client address; JSON in the
@@ -59,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(hours=self.session_hours)
+
+    @property
+    def session_idle_limit(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
 
     @property
     def password_reset_lifetime(self) -> timedelta:

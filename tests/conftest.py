@@ -149,12 +149,39 @@ def http(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgres` fault or load the production backends; embedded runs deselect
-    them (reported as deselected, not skipped) and the PostgreSQL + Redis run has them."""
-    if os.environ.get("ATTUNE_DATABASE_URL", "").startswith("postgresql"):
-        return
-    chosen = [item for item in items if item.get_closest_marker("postgres") is None]
+BROWSER_MISSING = (
+    "browser tests NOT run: no Chromium found (install Debian's chromium, or set "
+    "ATTUNE_CHROMIUM to its path). Set ATTUNE_REQUIRE_BROWSER=1 to make this an error."
+)
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], unwanted: object) -> None:
+    chosen = [item for item in items if not unwanted(item)]  # type: ignore[operator]
     if len(chosen) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
         items[:] = chosen
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` fault or load the production backends; embedded runs deselect
+    them (reported as deselected, not skipped) and the PostgreSQL + Redis run has them.
+    Browser tests need a Chromium: without one they are deselected and the run says so
+    plainly at the end, unless ATTUNE_REQUIRE_BROWSER is set (CI), where that is an error."""
+    from tests.browser.chromium import chromium_path
+
+    in_browser = [item for item in items if "tests/browser/" in item.nodeid]
+    if in_browser and chromium_path() is None:
+        if os.environ.get("ATTUNE_REQUIRE_BROWSER"):
+            raise pytest.UsageError(BROWSER_MISSING)
+        config.stash[_browser_missing] = True
+        _deselect(config, items, lambda item: "tests/browser/" in item.nodeid)
+    if not os.environ.get("ATTUNE_DATABASE_URL", "").startswith("postgresql"):
+        _deselect(config, items, lambda item: item.get_closest_marker("postgres") is not None)
+
+
+_browser_missing = pytest.StashKey[bool]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if terminalreporter.config.stash.get(_browser_missing, False):
+        terminalreporter.write_line(BROWSER_MISSING, yellow=True, bold=True)

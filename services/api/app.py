@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -11,13 +12,21 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from services.api.auth import TokenAuthenticationMiddleware, api_keys_where_allowed
+from services.api.auth import (
+    TokenAuthenticationMiddleware,
+    api_keys_where_allowed,
+    csrf_middleware,
+)
 from services.api.context import ApiContext, provide_context, provide_principal
 from services.api.errors import EXCEPTION_HANDLERS
 from services.api.observability import request_logging
 from services.api.openapi_types import TimeOfDaySchema
+from services.api.pages.clinician import ClinicianPages
+from services.api.pages.owner import OwnerPages
+from services.api.pages.signin import SignInPages
 from services.api.rate_limit import build_rate_limiter, rate_limited
 from services.api.routes.account_pages import AccountPageController
 from services.api.routes.accounts import AccountController, AuthController
@@ -39,10 +48,11 @@ from services.api.routes.survey_pages import SurveyPageController
 from services.api.security_headers import security_headers
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Litestar:
-    handlers: list[type] = [
+    handlers: list[Any] = [
         PracticeController,
         AuthController,
         AccountController,
@@ -59,6 +69,12 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         OptOutController,
         NudgePreferenceController,
         AccountPageController,
+        SignInPages,
+        ClinicianPages,
+        OwnerPages,
+        create_static_files_router(
+            path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False
+        ),
     ]
     if dev_mail_dir is not None:
         if not context.settings.embedded:
@@ -86,6 +102,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         middleware=[
             request_logging,
             security_headers(https=context.settings.base_url.startswith("https://")),
+            csrf_middleware(context.settings),
             DefineMiddleware(
                 TokenAuthenticationMiddleware, exclude_from_auth_key="public", exclude=["^/schema"]
             ),

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import structlog
+from litestar import Response
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+    DefineMiddleware,
+)
+from litestar.middleware.csrf import CSRFMiddleware, generate_csrf_token
+from litestar.types import Receive, Scope, Send
 
-from services.api.context import context_of
+from services.api.context import ApiContext, context_of
 from shared.access import Principal
 from shared.accounts.service import principal_for_api_key, principal_for_session
 from shared.credentials import practice_of_credential
-from shared.security import csrf_token_matches
+from shared.settings import Settings
 
 SESSION_COOKIE = "attune_session"
 CSRF_COOKIE = "attune_csrf"
 CSRF_HEADER = "x-csrf-token"
 API_KEY_HEADER = "x-api-key"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LITESTAR_CSRF_REFUSAL = "CSRF token verification failed"
 
 
 def credential_of(connection: ASGIConnection) -> str | None:
@@ -29,25 +41,93 @@ def credential_of(connection: ASGIConnection) -> str | None:
     return connection.headers.get(API_KEY_HEADER) or connection.cookies.get(SESSION_COOKIE)
 
 
-def _check_csrf(connection: ASGIConnection, credential: str) -> None:
-    """A browser sends the session cookie with any request, even one a hostile page starts;
-    only our own pages can send the matching header. Bearer and API-key callers set their
-    header deliberately, so they need no such proof."""
-    if connection.scope.get("method", "GET") in SAFE_METHODS:
-        return
-    if (
-        credential != connection.cookies.get(SESSION_COOKIE)
-        or connection.headers.get("authorization")
-        or connection.headers.get(API_KEY_HEADER)
-    ):
-        return
-    sent = connection.headers.get(CSRF_HEADER, "")
-    secret = context_of(connection).settings.secret_key  # type: ignore[arg-type]
-    if not sent or not csrf_token_matches(credential, secret, sent):
-        raise PermissionDeniedException(
-            f"A request signed in by cookie must carry the {CSRF_HEADER} header "
-            "(the value of the attune_csrf cookie)."
+class SessionCSRFMiddleware(CSRFMiddleware):
+    """Litestar's double-submit CSRF check, for the requests a hostile page could forge: any
+    request that carries the session cookie, and every form post to our pages (sign-in and
+    sign-up included, so nobody can be signed in to an attacker's account). A call to the
+    JSON API without the cookie rides on no ambient credential (a bearer token or an API
+    key is set deliberately), so it needs no such proof. Survey, unsubscribe and account-link
+    posts are protected by their single-use token instead (opt exclude_from_csrf)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == ScopeType.HTTP
+            and scope.get("path", "").startswith("/api/")
+            and SESSION_COOKIE not in ASGIConnection(scope).cookies
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        except PermissionDeniedException as refused:
+            if refused.detail != LITESTAR_CSRF_REFUSAL:
+                raise  # a guard's refusal from further in, not ours
+            raise PermissionDeniedException(
+                "This form or request is missing its anti-forgery token: a request signed in "
+                f"by cookie must carry the {CSRF_HEADER} header (the value of the {CSRF_COOKIE} "
+                "cookie), and a page's form its hidden _csrf_token field. Reload the page and "
+                "try again."
+            ) from None
+
+
+def csrf_config(settings: Settings) -> CSRFConfig:
+    return CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
+        cookie_secure=True,
+        cookie_samesite="strict",
+        # Readable by an integration's script, which echoes it in the X-CSRF-Token header;
+        # the pages put it in a hidden form field instead.
+        cookie_httponly=False,
+    )
+
+
+def csrf_middleware(settings: Settings) -> DefineMiddleware:
+    return DefineMiddleware(SessionCSRFMiddleware, config=csrf_config(settings))
+
+
+def session_cookies(token: str, settings: Settings) -> tuple[list[Cookie], str]:
+    """What signs a browser in: the HttpOnly session cookie, and a fresh CSRF cookie (a token
+    from before the sign-in must not carry over into the session). Also returns the CSRF
+    token, for JSON callers to echo in the X-CSRF-Token header."""
+    lifetime = int(settings.session_lifetime.total_seconds())
+    csrf = generate_csrf_token(settings.secret_key)
+    common: dict[str, Any] = {"secure": True, "samesite": "strict", "max_age": lifetime}
+    return [
+        Cookie(key=SESSION_COOKIE, value=token, httponly=True, **common),
+        Cookie(key=CSRF_COOKIE, value=csrf, httponly=False, **common),
+    ], csrf
+
+
+def clear_session_cookies(response: Response[Any]) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
+def principal_of(context: ApiContext, credential: str) -> Principal | None:
+    """The account or API key behind a credential, if it is live. Blocking: call it from a
+    thread."""
+    practice_id = practice_of_credential(context.db, credential)
+    if practice_id is None:
+        return None
+    with context.db.transaction(practice_id) as session:
+        now = context.clock.now()
+        if credential.startswith("ak_"):
+            return principal_for_api_key(session, credential, now=now)
+        return principal_for_session(
+            session, credential, now=now, idle_limit=context.settings.session_idle_limit
         )
+
+
+async def signed_in_principal(connection: ASGIConnection) -> Principal | None:
+    """For public pages that change with the visitor (the sign-in page sends a signed-in
+    visitor home): who is signed in by cookie, if anyone."""
+    credential = connection.cookies.get(SESSION_COOKIE)
+    if not credential:
+        return None
+    context = context_of(connection)  # type: ignore[arg-type]
+    return await anyio.to_thread.run_sync(principal_of, context, credential)
 
 
 class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
@@ -57,20 +137,8 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(
                 "Sign in first: send 'Authorization: Bearer <token>' or an API key."
             )
-        _check_csrf(connection, credential)
         context = context_of(connection)  # type: ignore[arg-type]
-
-        def resolve() -> Principal | None:
-            practice_id = practice_of_credential(context.db, credential)
-            if practice_id is None:
-                return None
-            with context.db.transaction(practice_id) as session:
-                now = context.clock.now()
-                if credential.startswith("ak_"):
-                    return principal_for_api_key(session, credential, now=now)
-                return principal_for_session(session, credential, now=now)
-
-        principal = await anyio.to_thread.run_sync(resolve)
+        principal = await anyio.to_thread.run_sync(principal_of, context, credential)
         if principal is None:
             raise NotAuthorizedException("This token or API key is not valid, or has expired.")
         structlog.contextvars.bind_contextvars(practice_id=str(principal.practice_id))

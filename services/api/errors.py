@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.response import Redirect, Template
 from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -102,11 +104,69 @@ def on_unexpected(_: Request, exc: Exception) -> Response[dict[str, Any]]:
     return _body(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
 
 
+def wants_page(request: Request) -> bool:
+    """A clinician's or owner's page (its handler's opt says so), or a browser asking for a
+    page that does not exist: the answer is a page, not JSON."""
+    handler = request.scope.get("route_handler")
+    if handler is not None and getattr(handler, "opt", {}).get("page"):
+        return True
+    if handler is None and not request.scope.get("path", "").startswith("/api/"):
+        return "text/html" in request.headers.get("accept", "")
+    return False
+
+
+PAGE_TITLES = {
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Already done",
+    410: "No longer available",
+    422: "Please check what you entered",
+    429: "Too many attempts",
+    503: "Briefly unavailable",
+}
+
+
+def as_page(request: Request, response: Response[dict[str, Any]]) -> Response[Any]:
+    """The same error, told to a person: a signed-out visitor goes to the sign-in page and
+    comes back afterwards; anything else is a page in words, never JSON."""
+    status = response.status_code
+    if status == 401:
+        target = request.scope.get("path", "/")
+        if request.scope.get("query_string"):
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        redirect: Response[Any] = Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
+        return redirect
+    detail = response.content.get("detail", "") if isinstance(response.content, dict) else ""
+    page: Response[Any] = Template(
+        template_name="pages/error.html",
+        context={
+            "title": PAGE_TITLES.get(status, "Something went wrong"),
+            "message": detail,
+            "nav": (),
+        },
+        status_code=status,
+        headers={**response.headers, "Cache-Control": "no-store"},
+    )
+    return page
+
+
+def _page_aware(handler: Any) -> Any:
+    def handle(request: Request, exc: Exception) -> Response[Any]:
+        response = handler(request, exc)
+        return as_page(request, response) if wants_page(request) else response
+
+    return handle
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
-    DomainError: on_domain_error,
-    ValidationException: on_validation_error,
-    ValidationError: on_pydantic_error,
-    HTTPException: on_http_exception,
-    DBAPIError: on_database_unavailable,
-    Exception: on_unexpected,
+    error: _page_aware(handler)
+    for error, handler in {
+        DomainError: on_domain_error,
+        ValidationException: on_validation_error,
+        ValidationError: on_pydantic_error,
+        HTTPException: on_http_exception,
+        DBAPIError: on_database_unavailable,
+        Exception: on_unexpected,
+    }.items()
 }

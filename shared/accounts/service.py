@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared import audit
-from shared.access import Principal, PrincipalKind, require_owner
+from shared.access import Principal, PrincipalKind, require_owner, visible
 from shared.audit import AuditAction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.models import Account, ApiKey, AuthSession, Role
@@ -27,6 +27,10 @@ def log_in(
     if not password_matches(account.password_hash if account else None, password):
         raise BadCredentials("Email or password is not right.")
     assert account is not None
+    if account.deactivated_at is not None:
+        raise BadCredentials(
+            "This account was deactivated by the practice owner. Ask them to reactivate it."
+        )
     raw, digest = new_token("s_")
     session.add(
         AuthSession(
@@ -35,6 +39,7 @@ def log_in(
             practice_id=account.practice_id,
             created_at=now,
             expires_at=now + lifetime,
+            last_seen_at=now,
         )
     )
     return raw, account
@@ -46,7 +51,16 @@ def log_out(session: Session, raw_token: str, *, now: datetime) -> None:
         row.revoked_at = now
 
 
-def principal_for_session(session: Session, raw_token: str, *, now: datetime) -> Principal | None:
+# Writing last_seen_at on every request would turn each page view into a write; a minute's
+# slack on an idle limit of half an hour or more changes nothing a person notices.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
+
+
+def principal_for_session(
+    session: Session, raw_token: str, *, now: datetime, idle_limit: timedelta
+) -> Principal | None:
+    """The session's account, if the session is live: not revoked, within its absolute
+    lifetime, used within the idle limit, and its account not deactivated."""
     row = session.exec(
         select(AuthSession, Account)
         .join(Account, col(Account.id) == col(AuthSession.account_id))
@@ -55,8 +69,16 @@ def principal_for_session(session: Session, raw_token: str, *, now: datetime) ->
     if row is None:
         return None
     auth, account = row
-    if auth.revoked_at is not None or auth.expires_at <= now:
+    last_seen = auth.last_seen_at or auth.created_at
+    if (
+        auth.revoked_at is not None
+        or auth.expires_at <= now
+        or now - last_seen >= idle_limit
+        or account.deactivated_at is not None
+    ):
         return None
+    if now - last_seen >= LAST_SEEN_PRECISION:
+        auth.last_seen_at = now
     return Principal(
         kind=PrincipalKind.ACCOUNT,
         practice_id=account.practice_id,
@@ -117,12 +139,9 @@ def list_accounts(session: Session, principal: Principal) -> list[Account]:
 
 
 def get_clinician(session: Session, principal: Principal, clinician_id: UUID) -> Account:
-    account = session.get(Account, clinician_id)
-    if account is None or account.practice_id != principal.practice_id:
-        raise NotFound("Clinician not found.", field="clinician_id")
-    if principal.is_clinician and account.id != principal.account_id:
-        raise NotFound("Clinician not found.", field="clinician_id")
-    return account
+    return visible(
+        session, Account, clinician_id, principal, what="Clinician", field="clinician_id"
+    )
 
 
 def create_api_key(

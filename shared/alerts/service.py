@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from shared import audit
-from shared.access import Principal, scoped
+from shared.access import Principal, scoped, visible
 from shared.alerts.aiming import reaim_client
 from shared.audit import AuditAction
 from shared.db import insert_ignoring_conflict
@@ -23,7 +23,6 @@ from shared.detection import (
     moves_of,
     repair_target,
 )
-from shared.errors import NotFound
 from shared.models import (
     Alert,
     AlertStatus,
@@ -248,14 +247,7 @@ def list_alerts(
 
 
 def get_alert(session: Session, principal: Principal, alert_id: UUID) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if (
-        alert is None
-        or alert.practice_id != principal.practice_id
-        or (principal.is_clinician and alert.clinician_id != principal.account_id)
-    ):
-        raise NotFound("Alert not found.")
-    return alert
+    return visible(session, Alert, alert_id, principal, what="Alert")
 
 
 def read_alert(session: Session, principal: Principal, alert_id: UUID, *, now: datetime) -> Alert:

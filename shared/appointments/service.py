@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlmodel import Session, select
 
 from shared import audit
-from shared.access import Principal
+from shared.access import Principal, visible
 from shared.alerts.aiming import reaim_client
 from shared.audit import AuditAction
 from shared.clients.service import get_client
@@ -29,14 +29,7 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
 
 
 def get_appointment(session: Session, principal: Principal, appointment_id: UUID) -> Appointment:
-    appointment = session.get(Appointment, appointment_id)
-    if (
-        appointment is None
-        or appointment.practice_id != principal.practice_id
-        or (principal.is_clinician and appointment.clinician_id != principal.account_id)
-    ):
-        raise NotFound("Appointment not found.")
-    return appointment
+    return visible(session, Appointment, appointment_id, principal, what="Appointment")
 
 
 def find_by_external_id(session: Session, principal: Principal, external_id: str) -> Appointment:

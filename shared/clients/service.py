@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared import audit
-from shared.access import Principal, scoped
+from shared.access import Principal, scoped, visible
 from shared.accounts.service import get_clinician
 from shared.audit import AuditAction
 from shared.errors import Conflict, Forbidden, NotFound
@@ -53,14 +53,7 @@ def add_client(
 
 
 def get_client(session: Session, principal: Principal, client_id: UUID) -> Client:
-    client = session.get(Client, client_id)
-    if (
-        client is None
-        or client.practice_id != principal.practice_id
-        or (principal.is_clinician and client.clinician_id != principal.account_id)
-    ):
-        raise NotFound("Client not found.", field="client_id")
-    return client
+    return visible(session, Client, client_id, principal, what="Client", field="client_id")
 
 
 def read_client(

@@ -26,6 +26,8 @@ class Account(SQLModel, table=True):
     timezone: str = "UTC"
     password_hash: str | None = None
     created_at: datetime = moment()
+    # A deactivated account keeps its history (alerts, audit) but can no longer sign in.
+    deactivated_at: datetime | None = moment(nullable=True)
 
 
 class AuthSession(SQLModel, table=True):
@@ -39,6 +41,8 @@ class AuthSession(SQLModel, table=True):
     created_at: datetime = moment()
     expires_at: datetime = moment()
     revoked_at: datetime | None = moment(nullable=True)
+    # For the idle limit: a session unused for settings.session_idle_minutes is over.
+    last_seen_at: datetime | None = moment(nullable=True)
 
 
 class ApiKey(SQLModel, table=True):

@@ -194,12 +194,12 @@ def _appointment_entry(
             NudgePoint(move_title=MOVE_TITLES[move], reason=reason, advice=MOVE_ADVICE[move])
             for move, reason in nudge_points(evidence, items)
         ),
-        alert_url=f"{config.base_url.rstrip('/')}/api/v1/alerts/{alerts[0].id}",
+        alert_url=f"{config.base_url.rstrip('/')}/alerts/{alerts[0].id}",
     )
 
 
 def _dashboard_url(config: Settings) -> str:
-    return f"{config.base_url.rstrip('/')}/api/v1/alerts?status=open"
+    return f"{config.base_url.rstrip('/')}/sessions"
 
 
 def _nudge_email(

@@ -70,9 +70,11 @@ def test_a_cookie_session_needs_the_csrf_header_for_changes(
 ) -> None:
     logged_in = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()
     base = str(http.base_url)
-    # A fresh client that holds only the cookie, as a browser does.
+    # A fresh client that holds the cookies the sign-in set, as a browser does; a hostile
+    # page can make the browser send them, but cannot read them to set the header.
     with httpx.Client(base_url=base) as browser:
         browser.cookies.set("attune_session", logged_in["token"])
+        browser.cookies.set("attune_csrf", logged_in["csrf_token"])
         assert browser.get("/api/v1/me").status_code == 200
         forged = browser.post("/api/v1/api-keys", json={"name": "forged"})
         assert forged.status_code == 403
@@ -111,14 +113,32 @@ def test_logout_revokes_the_session_and_sessions_expire(
     )
     assert http.get("/api/v1/me", headers=bearer).status_code == 401
 
+    # In use all day: the absolute limit (8 h) still ends it.
     again = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
     other = {"Authorization": f"Bearer {again}"}
-    clock.advance(timedelta(hours=7, minutes=59))
+    for _ in range(23):
+        clock.advance(timedelta(minutes=20))
+        assert http.get("/api/v1/me", headers=other).status_code == 200
+    clock.advance(timedelta(minutes=19))
     assert http.get("/api/v1/me", headers=other).status_code == 200
     clock.advance(timedelta(minutes=1))
     expired = http.get("/api/v1/me", headers=other)
     assert expired.status_code == 401
     assert "expired" in expired.json()["detail"]
+
+
+def test_a_session_left_unused_ends_after_the_idle_limit(
+    http: httpx.Client, practice: PracticeFixture, clock: ManualClock
+) -> None:
+    token = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    clock.advance(timedelta(minutes=29))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 200
+    # Used at minute 29: the idle limit (30 min) counts from then, not from the sign-in.
+    clock.advance(timedelta(minutes=29))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 200
+    clock.advance(timedelta(minutes=30))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 401
 
 
 def _only_link(stack: Stack, sink: MailSink, address: str, path: str) -> tuple[str, str]:

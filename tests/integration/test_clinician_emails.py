@@ -178,7 +178,7 @@ def test_a_nudge_names_the_reference_local_time_moves_and_alert_and_nothing_clin
     assert "rated lower than usual" in text
     assert "would like to talk about how therapy is going" in text
     [alert_id] = alert_ids(caseload).values()
-    assert f"{BASE}/api/v1/alerts/{alert_id}" in links(nudge)
+    assert f"{BASE}/alerts/{alert_id}" in links(nudge)
     assert_says_no_more_than_it_may(nudge, [client["email"]])
 
 
@@ -222,8 +222,8 @@ def test_the_morning_digest_lists_the_days_appointments_once_in_the_clinicians_z
     assert text.index("RC-2001, Wed 11 Mar, 10:00") < text.index("RC-2002, Wed 11 Mar, 15:00")
     assert "RC-2003" not in text
     alerts = alert_ids(caseload)
-    assert set(re.findall(rf"{BASE}/api/v1/alerts/[0-9a-f-]{{36}}", text)) == {
-        f"{BASE}/api/v1/alerts/{alerts[client['id']]}" for client in caseload.clients[:2]
+    assert set(re.findall(rf"{BASE}/alerts/[0-9a-f-]{{36}}", text)) == {
+        f"{BASE}/alerts/{alerts[client['id']]}" for client in caseload.clients[:2]
     }
     assert_says_no_more_than_it_may(digest, [c["email"] for c in caseload.clients])
 

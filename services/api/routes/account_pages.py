@@ -103,7 +103,7 @@ def _use(
 class AccountPageController(Controller):
     path = "/account"
     tags = ["account pages"]
-    opt = {"public": True, "rate_limit": "account_link"}
+    opt = {"public": True, "rate_limit": "account_link", "exclude_from_csrf": True}
 
     @get("/reset/{token:str}", sync_to_thread=True)
     def reset_page(self, token: str, context: ApiContext) -> Template:

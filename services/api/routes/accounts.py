@@ -7,11 +7,11 @@ from litestar import Controller, Request, Response, get, post
 from pydantic import EmailStr, Field
 
 from services.api.auth import (
-    CSRF_COOKIE,
-    SESSION_COOKIE,
+    clear_session_cookies,
     credential_of,
     owner_only,
     people_only,
+    session_cookies,
 )
 from services.api.context import ApiContext
 from services.api.rate_limit import enforce
@@ -20,7 +20,6 @@ from shared.access import Principal
 from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.credentials import practice_of_login
-from shared.security import csrf_token_for
 
 
 class LogIn(Body):
@@ -82,20 +81,11 @@ class AuthController(Controller):
                 now=context.clock.now(),
                 lifetime=context.settings.session_lifetime,
             )
-            csrf = csrf_token_for(token, context.settings.secret_key)
-            body = LoggedIn(
-                token=token, csrf_token=csrf, account=AccountOut.model_validate(account)
-            )
-        response = Response(body)
-        lifetime = int(context.settings.session_lifetime.total_seconds())
-        response.set_cookie(
-            SESSION_COOKIE, token, httponly=True, secure=True, samesite="strict", max_age=lifetime
+            account_out = AccountOut.model_validate(account)
+        cookies, csrf = session_cookies(token, context.settings)
+        return Response(
+            LoggedIn(token=token, csrf_token=csrf, account=account_out), cookies=cookies
         )
-        # Readable by our own pages' scripts, which echo it in the X-CSRF-Token header.
-        response.set_cookie(
-            CSRF_COOKIE, csrf, httponly=False, secure=True, samesite="strict", max_age=lifetime
-        )
-        return response
 
     @post(
         "/password-reset",
@@ -128,8 +118,7 @@ class AuthController(Controller):
             with context.transaction(request.user) as session:
                 accounts.log_out(session, credential, now=context.clock.now())
         response: Response[None] = Response(None, status_code=204)
-        response.delete_cookie(SESSION_COOKIE)
-        response.delete_cookie(CSRF_COOKIE)
+        clear_session_cookies(response)
         return response
 
 

@@ -83,7 +83,8 @@ class SurveyPageController(Controller):
     path = "/"
     include_in_schema = True
     tags = ["client pages"]
-    opt = {"public": True, "rate_limit": "survey"}
+    # The single-use link is the credential: no cookie rides along, so no CSRF token.
+    opt = {"public": True, "rate_limit": "survey", "exclude_from_csrf": True}
 
     @get("/s/{token:str}", sync_to_thread=True)
     def survey(self, token: str, request: Request, context: ApiContext) -> Template:
