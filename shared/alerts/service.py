@@ -37,6 +37,7 @@ from shared.models import (
 )
 from shared.practice.service import current_settings
 from shared.practice.settings import DipRules
+from shared.survey.moves import Move
 
 
 def _load_history(session: Session, client: Client) -> ClientHistory:
@@ -264,18 +265,39 @@ def read_alert(session: Session, principal: Principal, alert_id: UUID, *, now: d
     return alert
 
 
-def acknowledge(session: Session, principal: Principal, alert_id: UUID, *, now: datetime) -> Alert:
+def acknowledge(
+    session: Session,
+    principal: Principal,
+    alert_id: UUID,
+    *,
+    now: datetime,
+    move: Move | None = None,
+    note: str | None = None,
+) -> Alert:
+    """Mark the alert as addressed, with the move the clinician used and their private note.
+
+    Doing it again changes nothing: the first acknowledgement stands. The one exception is an
+    alert acknowledged without a move (through the API, before moves were asked for): its move
+    and note can still be said once.
+    """
     alert = get_alert(session, principal, alert_id)
+    note = (note or "").strip() or None
     if alert.status is AlertStatus.OPEN:
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.acknowledged_at = now
         alert.acknowledged_by = principal.account_id
-        audit.record(
-            session,
-            principal,
-            AuditAction.ALERT_ACKNOWLEDGED,
-            at=now,
-            client_id=alert.client_id,
-            subject_id=alert.id,
-        )
+    elif alert.addressed_move is not None or move is None:
+        return alert
+    if move is not None:
+        alert.addressed_move = move.value
+        alert.addressed_note = note
+    audit.record(
+        session,
+        principal,
+        AuditAction.ALERT_ACKNOWLEDGED,
+        at=now,
+        client_id=alert.client_id,
+        subject_id=alert.id,
+        **({"move": move.value} if move is not None else {}),
+    )
     return alert

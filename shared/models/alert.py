@@ -5,10 +5,11 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, String
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
+from shared.privacy.encryption import EncryptedText
 
 
 class ClientHistory(SQLModel, table=True):
@@ -62,6 +63,13 @@ class Alert(SQLModel, table=True):
     created_at: datetime = moment()
     acknowledged_at: datetime | None = moment(nullable=True)
     acknowledged_by: UUID | None = Field(default=None, foreign_key="account.id")
+    # Which move the clinician used when they marked it addressed (a Move value): the repair
+    # outcome below then counts for that move.
+    addressed_move: str | None = Field(default=None, sa_column=Column(String(30), nullable=True))
+    # The clinician's private note; encrypted at rest like clients' comments.
+    addressed_note: str | None = Field(
+        default=None, sa_column=Column(EncryptedText(), nullable=True)
+    )
     # The mean the client's next answer must reach to count as repaired: their baseline
     # before this dip (or the practice's low-overall floor when there was none yet).
     repair_target: float | None = None

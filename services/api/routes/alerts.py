@@ -5,14 +5,30 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, get, post
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from services.api.auth import people_only
 from services.api.context import ApiContext
-from services.api.schemas import Out
+from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.alerts import service as alerts
+from shared.alerts.wording import evidence_lines
 from shared.models import AlertStatus, RepairOutcome
+from shared.practice.service import current_settings
+from shared.survey.moves import Move
+
+NOTE_LIMIT = 2000
+
+
+class AlertAddressed(Body):
+    """How the clinician addressed the alert: the page's form and the JSON body alike."""
+
+    move: Move = Field(description="The move used; the next answer's outcome counts for it.")
+    note: str | None = Field(
+        default=None,
+        max_length=NOTE_LIMIT,
+        description="A private note for the clinician's own record (encrypted at rest).",
+    )
 
 
 class AlertOut(Out):
@@ -26,6 +42,8 @@ class AlertOut(Out):
     status: AlertStatus
     created_at: datetime
     acknowledged_at: datetime | None
+    addressed_move: Move | None
+    addressed_note: str | None
     repair_target: float | None
     repair: RepairOutcome | None
     repair_mean: float | None
@@ -75,9 +93,32 @@ class AlertController(Controller):
             alert = alerts.read_alert(session, principal, alert_id, now=context.clock.now())
             return AlertOut.model_validate(alert)
 
-    @post("/{alert_id:uuid}/acknowledge", sync_to_thread=True, status_code=200)
-    def acknowledge(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
-        """Mark the alert as addressed. Acknowledging twice changes nothing."""
+    @get("/{alert_id:uuid}/evidence", sync_to_thread=True)
+    def evidence(self, alert_id: UUID, principal: Principal, context: ApiContext) -> list[str]:
+        """The alert's evidence in plain words, as its page shows it, e.g. "Pace: 2 of 5,
+        below your practice's floor of 3"."""
         with context.transaction(principal) as session:
-            alert = alerts.acknowledge(session, principal, alert_id, now=context.clock.now())
+            alert = alerts.read_alert(session, principal, alert_id, now=context.clock.now())
+            items = current_settings(session, principal.practice_id).settings.known_items
+            return evidence_lines(alert.evidence, {item.key: item for item in items})
+
+    @post("/{alert_id:uuid}/acknowledge", sync_to_thread=True, status_code=200)
+    def acknowledge(
+        self,
+        alert_id: UUID,
+        principal: Principal,
+        context: ApiContext,
+        data: AlertAddressed | None = None,
+    ) -> AlertOut:
+        """Mark the alert as addressed, optionally with the move used and a private note.
+        Acknowledging twice changes nothing."""
+        with context.transaction(principal) as session:
+            alert = alerts.acknowledge(
+                session,
+                principal,
+                alert_id,
+                now=context.clock.now(),
+                move=data.move if data else None,
+                note=data.note if data else None,
+            )
             return AlertOut.model_validate(alert)
