@@ -107,7 +107,9 @@ def evidence_lines(
 def outcome_line(
     repair: RepairOutcome | None, repair_mean: float | None, repair_target: float | None
 ) -> str:
-    """Whether the alliance recovered, as the client's next answer after the nudge said."""
+    """Whether the alliance recovered, as the client's next answer after the nudge said.
+    "Back" is where they stood before the dip: their usual level, or for a client with no
+    earlier answers the practice's line for a low session (shared.detection.repair)."""
     if repair is None or repair_mean is None:
         return "Waiting for their first answer after the session you were nudged about."
     answered = tenths(repair_mean)
@@ -117,7 +119,7 @@ def outcome_line(
             if repair is RepairOutcome.REPAIRED
             else f"Not recovered yet: overall {answered} next time."
         )
-    usual = tenths(repair_target)
+    back = tenths(repair_target)
     if repair is RepairOutcome.REPAIRED:
-        return f"Recovered: overall {answered} next time, back to their usual {usual}."
-    return f"Not recovered yet: overall {answered} next time, below their usual {usual}."
+        return f"Recovered: overall {answered} next time, back to {back} or above."
+    return f"Not recovered yet: overall {answered} next time, below the {back} that counts as back."

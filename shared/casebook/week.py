@@ -46,11 +46,12 @@ class Week:
 
 
 def window(now: datetime, timezone: str, days: int = DAYS_AHEAD) -> tuple[datetime, datetime]:
-    """From local midnight today to local midnight `days` days later, in the viewer's zone."""
+    """Today and the `days` days after it, in the viewer's zone: from local midnight today
+    to the end of the last day, so a weekly client's next session is always in it."""
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     start = datetime.combine(today, time(0), tzinfo=zone)
-    end = datetime.combine(today + timedelta(days=days), time(0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=days + 1), time(0), tzinfo=zone)
     return start, end
 
 

@@ -138,10 +138,10 @@ def test_means_round_halves_up_as_people_do() -> None:
 def test_the_outcome_says_whether_they_recovered() -> None:
     assert outcome_line(None, None, 4.1).startswith("Waiting for their first answer")
     assert outcome_line(RepairOutcome.REPAIRED, 4.2, 4.0) == (
-        "Recovered: overall 4.2 next time, back to their usual 4.0."
+        "Recovered: overall 4.2 next time, back to 4.0 or above."
     )
     assert outcome_line(RepairOutcome.NOT_REPAIRED, 3.6, 4.1) == (
-        "Not recovered yet: overall 3.6 next time, below their usual 4.1."
+        "Not recovered yet: overall 3.6 next time, below the 4.1 that counts as back."
     )
 
 

@@ -110,8 +110,10 @@ def render(chart: LineChart, *, chart_id: str) -> Markup:
         if index % step and index != count - 1:
             continue
         x = _x(index, count)
+        # The last label ends at its point, so it is not cut off at the right edge.
+        anchor = "end" if index == count - 1 and count > 1 else "middle"
         out.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" font-size="12" '
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="{anchor}" font-size="12" '
             f'fill="#3e4c59">{escape(label)}</text>'
         )
     for mark in chart.marks:
