@@ -25,6 +25,7 @@ from tests.support.attack import (
     walk,
 )
 from tests.support.loop import addressed_to, links, tick_and_settle
+from tests.support.pages import SignedIn
 from tests.support.practice import PracticeFixture, create_practice
 
 REFUSED = {401, 403, 404, 405}
@@ -178,6 +179,7 @@ def test_nobody_reaches_what_is_not_theirs(
     an_owner_cannot_reach_another_practice(world, http, schema, owner_database_url)
     a_clinician_cannot_reach_another_clinicians_clients(world, http, schema, owner_database_url)
     an_api_key_reaches_only_clients_and_appointments(world, http, schema, owner_database_url)
+    the_pages_refuse_what_is_not_theirs(world, http, owner_database_url)
 
 
 def an_owner_cannot_reach_another_practice(
@@ -304,3 +306,78 @@ def _same_route(url: str, template: str) -> bool:
 
     pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
     return re.fullmatch(pattern, url) is not None
+
+
+def _page_walk(person: SignedIn, victim: Victim, *, owner: bool) -> list[Attempt]:
+    """The pages (not in the OpenAPI schema) with the victim's ids: each must be a 404 page,
+    the same as for an id that does not exist, and a form post must change nothing."""
+    alert, client, clinician = (victim.ids[k] for k in ("alert_id", "client_id", "clinician_id"))
+    attempts = []
+    for method, path, form in (
+        ("GET", f"/alerts/{alert}", None),
+        ("POST", f"/alerts/{alert}/addressed", {"move": "slow_pace", "note": "intruding"}),
+        ("GET", f"/clients/{client}", None),
+        *(
+            [
+                ("GET", f"/preferences?clinician={clinician}", None),
+                (
+                    "POST",
+                    "/preferences",
+                    {"delivery": "daily_digest", "digest_hour": "8", "clinician": clinician},
+                ),
+            ]
+            if owner
+            else []
+        ),
+    ):
+        answer = person.get(path) if form is None else person.post_form(path, form)
+        attempts.append(Attempt(method, path, answer.status_code, aimed=True, body=answer.text))
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert "<h1>Not found</h1>" in answer.text or "not found" in answer.text.lower()
+    # Lists and the week ahead show nothing of theirs either.
+    for path in ("/sessions", "/clients", "/preferences"):
+        answer = person.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+        attempts.append(Attempt("GET", path, answer.status_code, aimed=False, body=answer.text))
+    return attempts
+
+
+def _worded(victim: Victim) -> Victim:
+    """Pages print numbers (a settings version "1" is no secret); ids and words are."""
+    return Victim(ids=victim.ids, secrets={s for s in victim.secrets if len(s) > 3})
+
+
+def the_pages_refuse_what_is_not_theirs(
+    world: World, http: httpx.Client, owner_database_url: str
+) -> None:
+    base = str(http.base_url)
+    b = world.b
+    other_practice = _worded(
+        _victim(
+            owner_database_url,
+            b.practice_id,
+            secrets={b.client["email"], b.owner["email"], b.clinician["email"], "Quay Therapy"},
+            extra={"clinician_id": b.clinician["id"], "client_id": b.client["id"]},
+        )
+    )
+    with SignedIn(base, world.a.owner["email"], "correct horse battery") as owner:
+        attempts = _walk_unchanged(
+            owner_database_url, lambda: _page_walk(owner, other_practice, owner=True)
+        )
+    _check(attempts, other_practice)
+
+    other = world.other_clinician
+    colleague = _worded(
+        _victim(
+            owner_database_url,
+            world.a.practice_id,
+            clinician_id=other["id"],
+            secrets={world.other_client["email"], "RC-2002", other["email"], "Sam Second"},
+            extra={"clinician_id": other["id"], "client_id": world.other_client["id"]},
+        )
+    )
+    with SignedIn(base, world.a.clinician["email"], "another long secret") as casey:
+        attempts = _walk_unchanged(
+            owner_database_url, lambda: _page_walk(casey, colleague, owner=False)
+        )
+    _check(attempts, colleague)
