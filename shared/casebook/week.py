@@ -45,6 +45,12 @@ class Week:
     held: list[tuple[Alert, Client]]  # open alerts with no booking to nudge before
 
 
+def viewer_timezone(session: Session, principal: Principal) -> str:
+    """Pages show times in the signed-in person's own zone."""
+    viewer = session.get(Account, principal.account_id) if principal.account_id else None
+    return viewer.timezone if viewer is not None else "UTC"
+
+
 def window(now: datetime, timezone: str, days: int = DAYS_AHEAD) -> tuple[datetime, datetime]:
     """Today and the `days` days after it, in the viewer's zone: from local midnight today
     to the end of the last day, so a weekly client's next session is always in it."""
@@ -58,8 +64,7 @@ def window(now: datetime, timezone: str, days: int = DAYS_AHEAD) -> tuple[dateti
 def week_ahead(session: Session, principal: Principal, *, now: datetime) -> Week:
     """Scheduled appointments still to come this week (a clinician's own; the owner's whole
     practice), each with the alerts aimed at it; open alerts first, then by start."""
-    viewer = session.get(Account, principal.account_id) if principal.account_id else None
-    timezone = viewer.timezone if viewer is not None else "UTC"
+    timezone = viewer_timezone(session, principal)
     start, end = window(now, timezone)
     appointments = session.exec(
         scoped(select(Appointment), Appointment, principal)

@@ -88,6 +88,15 @@ def test_rotation_keeps_old_comments_readable_and_moves_them_to_the_new_key(
     install_keyring(CommentKeyring([old]))
     answer_a_survey(practice, stack, sink, clock, visit="v1", comment="said under the old key")
     answer_a_survey(neighbour, stack, sink, clock, visit="v1", comment="the neighbour's words")
+    # A clinician's private note on the alert that answer raised: encrypted the same way.
+    practice.log_in_again()
+    [alert] = http.get("/api/v1/alerts", headers=practice.as_clinician()).json()
+    noted = http.post(
+        f"/api/v1/alerts/{alert['id']}/acknowledge",
+        json={"move": "invite_feedback", "note": "noted under the old key"},
+        headers=practice.as_clinician(),
+    )
+    assert noted.status_code == 200, noted.text
 
     # Step 1 of a rotation: the new key first, the old one still listed.
     install_keyring(CommentKeyring([new, old]))
@@ -97,7 +106,8 @@ def test_rotation_keeps_old_comments_readable_and_moves_them_to_the_new_key(
     assert sorted(only_new.is_current(c) for c in stored_comments(stack)) == [False, False, True]
 
     # Step 2: re-encrypt what the old key made, in every practice; running it again is a no-op.
-    assert _rotate_with_the_command(stack, f"{new},{old}").startswith("2 comments")
+    # Two comments and the note.
+    assert _rotate_with_the_command(stack, f"{new},{old}").startswith("3 comments")
     assert all(only_new.is_current(c) for c in stored_comments(stack))
     assert _rotate_with_the_command(stack, f"{new},{old}").startswith("0 comments")
 
@@ -105,6 +115,8 @@ def test_rotation_keeps_old_comments_readable_and_moves_them_to_the_new_key(
     install_keyring(only_new)
     assert answers_seen(practice) == ["said under the old key", "said under the new key"]
     assert answers_seen(neighbour) == ["the neighbour's words"]
+    read = http.get(f"/api/v1/alerts/{alert['id']}", headers=practice.as_clinician()).json()
+    assert read["addressed_note"] == "noted under the old key"
 
 
 def test_the_owner_exports_everything_held_about_a_client(

@@ -20,18 +20,13 @@ from services.api.routes.alerts import NOTE_LIMIT, AlertAddressed
 from shared.access import Principal
 from shared.alerts import service as alerts
 from shared.casebook.record import alert_record
-from shared.models import Account
+from shared.casebook.week import viewer_timezone
 from shared.practice.service import current_settings
-from shared.survey.moves import MOVE_TITLES
+from shared.survey.moves import MOVE_TITLES, Move
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 # The alert's chart shows the client's recent sessions; their page shows every one.
 RECENT = 12
-
-
-def _viewer_zone(session: Session, principal: Principal) -> str:
-    viewer = session.get(Account, principal.account_id) if principal.account_id else None
-    return viewer.timezone if viewer is not None else "UTC"
 
 
 def _alert_page(
@@ -45,7 +40,7 @@ def _alert_page(
     status: int = 200,
 ) -> Template:
     record = alert_record(session, principal, alert_id, now=context.clock.now())
-    tz = _viewer_zone(session, principal)
+    tz = viewer_timezone(session, principal)
     items = {
         item.key: item
         for item in current_settings(session, principal.practice_id).settings.known_items
@@ -74,7 +69,7 @@ def _alert_page(
         target=when(record.target.starts_at, tz) if record.target else None,
         nudge_sent=when(nudge.sent_at, tz) if nudge and nudge.sent_at else None,
         acknowledged=when(alert.acknowledged_at, tz) if alert.acknowledged_at else None,
-        addressed_title=MOVE_TITLES.get(alert.addressed_move) if alert.addressed_move else None,  # type: ignore[call-overload]
+        addressed_title=MOVE_TITLES[Move(alert.addressed_move)] if alert.addressed_move else None,
         trend=chart,
         errors=errors or {},
         typed=typed or {},

@@ -8,11 +8,11 @@ from litestar import Controller, get
 from litestar.response import Redirect, Template
 
 from services.api.context import ApiContext
-from services.api.pages.clinician.alert import _viewer_zone
 from services.api.pages.clinician.views import alert_shown, day, trend, when
 from services.api.pages.rendering import PAGE, page, see_other
 from shared.access import Principal
 from shared.casebook.record import client_record
+from shared.casebook.week import viewer_timezone
 from shared.clients.service import list_clients
 from shared.models import AlertStatus, InvitationStatus
 from shared.practice.service import current_settings
@@ -54,7 +54,7 @@ class ClientPages(Controller):
     def client(self, client_id: UUID, principal: Principal, context: ApiContext) -> Template:
         with context.transaction(principal) as session:
             record = client_record(session, principal, client_id, now=context.clock.now())
-            tz = _viewer_zone(session, principal)
+            tz = viewer_timezone(session, principal)
             items = {
                 item.key: item
                 for item in current_settings(session, principal.practice_id).settings.known_items
