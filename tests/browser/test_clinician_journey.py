@@ -97,7 +97,7 @@ def test_the_clinicians_journey_from_nudge_email_to_recovery(
 
     client_answers_next_survey(page, practice, stack, sink, clock)
 
-    page.goto(alert_path)  # a day later the session has gone idle: sign in again
+    page.goto(alert_path)  # a day later the sign-in has ended (8 h at most): sign in again
     page.get_by_label("Email").fill(CASEY)
     page.get_by_label("Password").fill(CASEY_PASSWORD)
     page.get_by_role("button", name="Sign in").click()

@@ -188,7 +188,6 @@ def make_dip(
     nudge = nudges_by_appointment(stack)[upcoming["id"]]
     assert nudge.status is NudgeStatus.PENDING
     assert as_utc(nudge.due_at) == START + timedelta(days=7) - LEAD
-    practice.log_in_again()  # an hour has passed: the first sign-ins have gone idle
     return practice, upcoming
 
 

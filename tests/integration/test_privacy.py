@@ -89,7 +89,6 @@ def test_rotation_keeps_old_comments_readable_and_moves_them_to_the_new_key(
     answer_a_survey(practice, stack, sink, clock, visit="v1", comment="said under the old key")
     answer_a_survey(neighbour, stack, sink, clock, visit="v1", comment="the neighbour's words")
     # A clinician's private note on the alert that answer raised: encrypted the same way.
-    practice.log_in_again()
     [alert] = http.get("/api/v1/alerts", headers=practice.as_clinician()).json()
     noted = http.post(
         f"/api/v1/alerts/{alert['id']}/acknowledge",

@@ -38,6 +38,3 @@ def answer_a_survey(
     stored = practice.http.post(url.removeprefix("http://attune.test"), data=form)
     assert stored.status_code == 200, stored.text
     tick_and_settle(stack)
-    # The clock moved past the idle limit of the practice's sign-ins: sign in afresh, as a
-    # person coming back an hour later would.
-    practice.log_in_again()
