@@ -147,13 +147,13 @@ def test_the_figures_page_with_no_data_and_with_a_refused_period(
     expect(page.locator("main")).to_contain_text("no data")
     check_page(page, "owner-figures-empty")
 
-    page.get_by_label("From").fill("2026-02-10")
-    page.get_by_label("To").fill("2026-02-01")
+    page.get_by_label("From", exact=True).fill("2026-02-10")
+    page.get_by_label("To", exact=True).fill("2026-02-01")
     page.get_by_role("button", name="Show figures").click()
     expect(page.locator("#last_day-error")).to_have_text(
         "The range must end on or after the day it starts."
     )
-    expect(page.get_by_label("From")).to_have_value("2026-02-10")
+    expect(page.get_by_label("From", exact=True)).to_have_value("2026-02-10")
     check_page(page, "owner-figures-refused")
 
 

@@ -201,33 +201,26 @@ def test_a_refused_value_is_shown_next_to_its_field_and_the_rest_is_kept(
     assert api_settings(practice)["version"] == 1
 
 
-def test_custom_items_are_added_and_a_bad_one_is_refused_in_its_row(
+def test_custom_items_are_added_refused_in_their_row_and_removed(
     owner: httpx.Client, practice: PracticeFixture
 ) -> None:
     fields = replaced(
         settings_form(owner),
-        custom_items__0__key="safe_to_speak",
+        custom_items__0__key="Safe To Speak",
         custom_items__0__prompt="I felt safe to say what was on my mind.",
         custom_items__0__topic="Feeling safe to speak",
         custom_items__0__move="address_relationship",
-        custom_items__1__key="Bad Key",
-        custom_items__1__prompt="Another one.",
-        custom_items__1__topic="Another",
-        custom_items__1__move="slow_pace",
     )
     refused = post_settings(owner, fields, "save")
     assert refused.status_code == 422
-    assert "pattern" in field_error(refused.text, "custom_items.1.key")
+    assert "pattern" in field_error(refused.text, "custom_items.0.key")
     kept = dict(form_fields(refused.text, "/practice/settings"))
+    assert kept["custom_items.0.key"] == "Safe To Speak"
     assert kept["custom_items.0.prompt"] == "I felt safe to say what was on my mind."
-    assert kept["custom_items.1.key"] == "Bad Key"
-    assert kept["custom_items.1.move"] == "slow_pace"
+    assert kept["custom_items.0.move"] == "address_relationship"
 
     fixed = replaced(
-        form_fields(refused.text, "/practice/settings"),
-        custom_items__1__key="",
-        custom_items__1__prompt="",
-        custom_items__1__topic="",
+        form_fields(refused.text, "/practice/settings"), custom_items__0__key="safe_to_speak"
     )
     assert post_settings(owner, fixed, "save").status_code == 303
     [item] = api_settings(practice)["settings"]["custom_items"]
@@ -240,6 +233,18 @@ def test_custom_items_are_added_and_a_bad_one_is_refused_in_its_row(
     history = text_of(owner.get("/practice/settings/history").text)
     assert "Your own item added: safe_to_speak (“I felt safe to say what was on my mind.”)" in (
         history
+    )
+
+    # The saved item, and a blank row to add another; clearing the item's row removes it.
+    again = settings_form(owner)
+    assert dict(again)["custom_items.1.key"] == ""
+    cleared = replaced(
+        again, custom_items__0__key="", custom_items__0__prompt="", custom_items__0__topic=""
+    )
+    assert post_settings(owner, cleared, "save").status_code == 303
+    assert api_settings(practice)["settings"]["custom_items"] == []
+    assert "Your own item removed: safe_to_speak" in text_of(
+        owner.get("/practice/settings/history").text
     )
 
 
@@ -398,19 +403,27 @@ def test_the_figures_page_shows_the_same_numbers_as_the_json_figures(
     assert found["overall"]["invitations_sent"] == 7
     # Response rate by month: whole practice, Casey, Drew.
     assert "Jan 2026 100% 100% no data" in words
-    assert "Feb 2026 67% 100% 50%" in words
+    assert "Feb 2026 75% 100% 50%" in words
     # Dips per 100 appointments by month.
     assert "Jan 2026 0 0 no data" in words
-    assert "Feb 2026 66.7 50 100" in words
+    assert "Feb 2026 50 50 50" in words
     assert "Response rate 86% 6 of 7 surveys answered" in words
     assert "Casey Clinician 5 100%" in words
     # Each chart is an image with its text alternative.
     assert page.text.count('role="img"') == 4
     assert "Response rate by month, from Jan 2026 to Feb 2026." in words
-    # Per move: the drop suggested the relational move, the low overall mean every move.
-    moves = {row["move"]: row for row in found["by_move"]}
-    assert moves["slow_pace"]["alerts"] == 2
-    assert "Slow the pace 2 0 0 no data" in words
+    # Per move: the same rows as the JSON's, in the page's words.
+    for row in found["by_move"]:
+        assert row["repaired"] == row["not_repaired"] == 0  # no answer since either dip
+    titles = {
+        "address_relationship": "Address the relationship directly",
+        "invite_feedback": "Invite feedback",
+        "slow_pace": "Slow the pace",
+    }
+    assert [row["move"] for row in found["by_move"]] == list(titles)
+    assert sum(row["alerts"] for row in found["by_move"]) >= 2
+    for row in found["by_move"]:
+        assert f"{titles[row['move']]} {row['alerts']} 0 0 no data" in words
 
 
 def test_the_figures_page_refuses_a_bad_period_next_to_its_field(owner: httpx.Client) -> None:
@@ -454,7 +467,7 @@ def test_the_emails_page_shows_a_failed_survey_and_its_reason_without_the_addres
 
 
 def test_the_audit_log_filters_by_person_client_and_day(
-    owner: httpx.Client, practice: PracticeFixture, clock: ManualClock
+    practice: PracticeFixture, clock: ManualClock
 ) -> None:
     http = practice.http
     read = http.get(f"/api/v1/clients/{practice.client['id']}", headers=practice.as_clinician())
@@ -462,6 +475,7 @@ def test_the_audit_log_filters_by_person_client_and_day(
     clock.advance(timedelta(days=1))
     practice.log_in_again()
     assert http.get("/api/v1/settings", headers=practice.as_owner()).status_code == 200
+    owner = signed_in(str(http.base_url), practice.owner["email"], OWNER_PASSWORD)
 
     everything = text_of(owner.get("/practice/audit").text)
     assert "Casey Clinician Opened a client's record RC-1001" in everything
@@ -490,3 +504,4 @@ def test_the_audit_log_filters_by_person_client_and_day(
     assert input_value(unknown.text, "from_day") == "2026-03-01"
     bad = owner.get("/practice/audit", params={"from_day": "2026-03-05", "to_day": "2026-03-01"})
     assert field_error(bad.text, "to_day") == "The last day must be on or after the first."
+    owner.close()

@@ -201,12 +201,14 @@ class FormValues:
 
     fields: dict[str, Any]  # knob path -> text, or bool for a switch
     item_keys: list[str]
-    custom_items: list[dict[str, str]]  # always MAX_CUSTOM_ITEMS rows, blanks at the end
+    custom_items: list[dict[str, str]]  # the items, then one blank row while there is room
 
 
 def _padded(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    blank = dict.fromkeys(CUSTOM_PARTS, "")
-    return rows + [dict(blank) for _ in range(MAX_CUSTOM_ITEMS - len(rows))]
+    """The rows to show: the items there are, and one blank row to add another."""
+    if len(rows) >= MAX_CUSTOM_ITEMS:
+        return rows
+    return [*rows, dict.fromkeys(CUSTOM_PARTS, "")]
 
 
 def values_of(settings: PracticeSettings) -> FormValues:
