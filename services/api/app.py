@@ -26,6 +26,8 @@ from services.api.observability import request_logging
 from services.api.openapi_types import TimeOfDaySchema
 from services.api.pages.clinician import ClinicianPages
 from services.api.pages.owner import OwnerPages
+from services.api.pages.practice.records import RecordPages
+from services.api.pages.practice.settings import SettingsPages
 from services.api.pages.signin import SignInPages
 from services.api.rate_limit import build_rate_limiter, rate_limited
 from services.api.routes.account_pages import AccountPageController
@@ -72,6 +74,8 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         SignInPages,
         ClinicianPages,
         OwnerPages,
+        SettingsPages,
+        RecordPages,
         create_static_files_router(
             path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False
         ),

@@ -30,3 +30,23 @@ def list_notifications(
         query = query.where(Notification.kind == kind)
     query = query.order_by(col(Notification.created_at).desc()).limit(min(max(limit, 1), LIMIT_MAX))
     return list(session.exec(query).all())
+
+
+def troubled_notifications(
+    session: Session, principal: Principal, *, limit: int = 100
+) -> list[Notification]:
+    """What the owner may need to act on, newest first: emails that failed for good, and
+    those whose last attempt failed and that are waiting to be tried again."""
+    require_owner(principal)
+    failed = col(Notification.status) == NotificationStatus.FAILED
+    retrying = col(Notification.status).in_(
+        (NotificationStatus.PENDING, NotificationStatus.SENDING)
+    ) & col(Notification.last_error).is_not(None)
+    query = (
+        select(Notification)
+        .where(Notification.practice_id == principal.practice_id)
+        .where(failed | retrying)
+        .order_by(col(Notification.created_at).desc())
+        .limit(min(max(limit, 1), LIMIT_MAX))
+    )
+    return list(session.exec(query).all())

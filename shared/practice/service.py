@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime as datetime_t
+from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from shared import audit
@@ -14,6 +16,7 @@ from shared.accounts.service import add_account
 from shared.audit import AuditAction
 from shared.errors import NotFound
 from shared.models import Account, Practice, PracticeSettingsVersion, Role
+from shared.practice.changes import settings_changes
 from shared.practice.settings import PracticeSettings
 from shared.security import hash_password
 
@@ -110,6 +113,16 @@ def update_settings(
 class SettingsChange:
     version: PracticeSettingsVersion
     author_name: str | None  # None once the account that made it is gone
+    changes: list[str]  # what differs from the version before, in words (none for the first)
+
+
+def _as_stored(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored version with today's defaults filled in, so a field added since it was saved
+    does not read as a change; a body today's rules refuse is compared as stored."""
+    try:
+        return PracticeSettings.model_validate(body).model_dump(mode="json")
+    except ValidationError:
+        return body
 
 
 def settings_history(
@@ -124,4 +137,12 @@ def settings_history(
         .order_by(col(PracticeSettingsVersion.version).desc())
     ).all()
     audit.record(session, principal, AuditAction.SETTINGS_HISTORY_READ, at=now)
-    return [SettingsChange(version, name) for version, name in rows]
+    bodies = [_as_stored(version.body) for version, _ in rows]
+    return [
+        SettingsChange(
+            version,
+            name,
+            settings_changes(bodies[index + 1] if index + 1 < len(rows) else None, body),
+        )
+        for index, ((version, name), body) in enumerate(zip(rows, bodies, strict=True))
+    ]

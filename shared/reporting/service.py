@@ -1,6 +1,9 @@
-"""Practice figures for a date range, overall and per clinician, for the owner.
+"""Practice figures for a date range, overall and per clinician, month by month and per
+suggested move, for the owner.
 
-The database counts (grouped by clinician); shared.reporting.figures does the arithmetic.
+The database counts (grouped by clinician, one calendar month of the practice's time zone at
+a time); shared.reporting.figures does the arithmetic. The range's figures are the sum of its
+months', so the monthly charts and the totals beside them always agree.
 """
 
 from __future__ import annotations
@@ -30,7 +33,17 @@ from shared.models import (
     Role,
 )
 from shared.practice.service import current_settings
-from shared.reporting.figures import Figures, Tally, figures_of, total
+from shared.reporting.figures import (
+    Figures,
+    Month,
+    MoveFigures,
+    Tally,
+    figures_of,
+    figures_per_move,
+    months_between,
+    total,
+)
+from shared.survey.moves import MOVE_ORDER
 
 MAX_RANGE_DAYS = 366
 
@@ -43,12 +56,21 @@ class ClinicianFigures:
 
 
 @dataclass(frozen=True)
+class MonthFigures:
+    month: Month
+    overall: Figures
+    by_clinician: list[ClinicianFigures]
+
+
+@dataclass(frozen=True)
 class PracticeFigures:
     first_day: date
     last_day: date
     timezone: str
     overall: Figures
     by_clinician: list[ClinicianFigures]
+    by_month: list[MonthFigures]
+    by_move: list[MoveFigures]
 
 
 def _count_if(condition: Any) -> Any:
@@ -126,32 +148,87 @@ def _tallies(
     return {clinician_id: Tally(**values) for clinician_id, values in counts.items()}
 
 
+def _moves_and_outcomes(
+    session: Session, practice_id: UUID, start: datetime, end: datetime
+) -> list[tuple[list[str], str | None]]:
+    """(suggested moves, repair outcome) of each alert found in the range."""
+    # Until an alert records which move the clinician used, an outcome counts toward every
+    # move the alert suggested.
+    rows = session.exec(
+        select(Alert.moves, Alert.repair)
+        .where(Alert.practice_id == practice_id)
+        .where(_in_range(Alert.created_at, start, end))
+    ).all()
+    return [(list(moves), repair.value if repair else None) for moves, repair in rows]
+
+
 def practice_figures(
     session: Session, principal: Principal, *, first_day: date, last_day: date
 ) -> PracticeFigures:
-    """Figures for the days first_day to last_day inclusive, in the practice's time zone."""
+    """Figures for the days first_day to last_day inclusive, in the practice's time zone:
+    for the whole range, for each calendar month in it, and per suggested move."""
     require_owner(principal)
     if last_day < first_day:
         raise Invalid("The range must end on or after the day it starts.", field="last_day")
     if (last_day - first_day).days + 1 > MAX_RANGE_DAYS:
         raise Invalid(f"The range can span at most {MAX_RANGE_DAYS} days.", field="last_day")
     settings = current_settings(session, principal.practice_id).settings
-    start = datetime.combine(first_day, time(0), settings.zone).astimezone(UTC)
-    end = datetime.combine(last_day + timedelta(days=1), time(0), settings.zone).astimezone(UTC)
-    tallies = _tallies(session, principal.practice_id, start, end)
+    zone = settings.zone
+
+    def moment(day: date) -> datetime:
+        return datetime.combine(day, time(0), zone).astimezone(UTC)
+
     people = session.exec(
         select(Account.id, Account.name, Account.role)
         .where(Account.practice_id == principal.practice_id)
         .order_by(col(Account.name))
     ).all()
+
+    def per_clinician(tallies: dict[UUID, Tally], listed: set[UUID]) -> list[ClinicianFigures]:
+        return [
+            ClinicianFigures(account_id, name, figures_of(tallies.get(account_id, Tally())))
+            for account_id, name, role in people
+            if role is Role.CLINICIAN or account_id in listed
+        ]
+
+    monthly = [
+        (
+            month,
+            _tallies(
+                session,
+                principal.practice_id,
+                moment(month.first_day),
+                moment(month.last_day + timedelta(days=1)),
+            ),
+        )
+        for month in months_between(first_day, last_day)
+    ]
+    tallies: dict[UUID, Tally] = defaultdict(Tally)
+    for _, month_tallies in monthly:
+        for clinician_id, tally in month_tallies.items():
+            tallies[clinician_id] += tally
+    listed = set(tallies)  # anyone with figures in the range has a row in every month
     return PracticeFigures(
         first_day=first_day,
         last_day=last_day,
         timezone=settings.timezone,
         overall=figures_of(total(tallies.values())),
-        by_clinician=[
-            ClinicianFigures(account_id, name, figures_of(tallies.get(account_id, Tally())))
-            for account_id, name, role in people
-            if role is Role.CLINICIAN or account_id in tallies
+        by_clinician=per_clinician(tallies, listed),
+        by_month=[
+            MonthFigures(
+                month=month,
+                overall=figures_of(total(month_tallies.values())),
+                by_clinician=per_clinician(month_tallies, listed),
+            )
+            for month, month_tallies in monthly
         ],
+        by_move=figures_per_move(
+            _moves_and_outcomes(
+                session,
+                principal.practice_id,
+                moment(first_day),
+                moment(last_day + timedelta(days=1)),
+            ),
+            order=[move.value for move in MOVE_ORDER],
+        ),
     )

@@ -381,3 +381,79 @@ def the_pages_refuse_what_is_not_theirs(
             owner_database_url, lambda: _page_walk(casey, colleague, owner=False)
         )
     _check(attempts, colleague)
+
+
+def test_the_owner_pages_show_one_practice_only(http: httpx.Client) -> None:
+    """The owner's pages (figures, settings, history, emails, audit log) of practice A, asked
+    with practice B's ids and references, show nothing of B; A's clinician is refused them."""
+    from tests.support.pages import form_fields, signed_in
+
+    a = create_practice(http, name="Harbour Counselling", slug="harbour")
+    b = create_practice(http, name="Quay Therapy", slug="quay")
+    b_client = http.post(
+        "/api/v1/clients",
+        json={
+            "email": "quinn@quay.example.com",
+            "reference": "QB-7777",
+            "clinician_id": b.clinician["id"],
+        },
+        headers=b.as_owner(),
+    )
+    assert b_client.status_code == 201, b_client.text
+    b_settings = http.get("/api/v1/settings", headers=b.as_owner()).json()["settings"]
+    b_settings["sender"]["display_name"] = "Quay private sender"
+    assert http.put("/api/v1/settings", json=b_settings, headers=b.as_owner()).status_code == 200
+    secrets = {
+        "Quay Therapy",
+        "Quay private sender",
+        "QB-7777",
+        b.practice_id,
+        b.owner["id"],
+        b.owner["email"],
+        b.clinician["id"],
+        b.clinician["email"],
+        b_client.json()["id"],
+        b.client["id"],
+        "quinn@quay.example.com",
+    }
+    base = str(http.base_url)
+    with signed_in(base, a.owner["email"], "correct horse battery") as owner:
+        for path, params in (
+            ("/practice", {"first_day": "2026-01-01", "last_day": "2026-03-31"}),
+            ("/practice/settings", {}),
+            ("/practice/settings/history", {}),
+            ("/practice/emails", {}),
+            ("/practice/audit", {}),
+            ("/practice/audit", {"who": b.owner["id"]}),
+            ("/practice/audit", {"who": b.clinician["id"], "client": "QB-7777"}),
+            ("/practice/audit", {"client": "QB-7777"}),
+        ):
+            response = owner.get(path, params=params)
+            assert response.status_code in (200, 422), (path, params, response.status_code)
+            leaked = [s for s in secrets if s in response.text and s not in str(params)]
+            assert not leaked, (path, params, leaked)
+        by_b = owner.get("/practice/audit", params={"who": b.owner["id"]})
+        assert "Nothing matches these filters" in by_b.text
+        refused = owner.get("/practice/audit", params={"client": "QB-7777"})
+        assert "No client in this practice has the reference QB-7777." in refused.text
+        # A preview with A's owner counts A's history only, and saves nothing in B.
+        fields = form_fields(owner.get("/practice/settings").text, "/practice/settings")
+        preview = owner.post(
+            "/practice/settings",
+            content=str(httpx.QueryParams([*fields, ("action", "preview")])),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert preview.status_code == 200
+        assert not [s for s in secrets if s in preview.text]
+    with signed_in(base, a.clinician["email"], "another long secret") as clinician:
+        for path in (
+            "/practice",
+            "/practice/settings",
+            "/practice/settings/history",
+            "/practice/emails",
+            "/practice/audit",
+        ):
+            response = clinician.get(path)
+            assert response.status_code == 403, path
+            assert not [s for s in secrets | {"Harbour Counselling"} if s in response.text]
+    assert http.get("/api/v1/settings", headers=b.as_owner()).json()["version"] == 2

@@ -355,3 +355,52 @@ def test_several_dips_before_one_appointment_make_one_nudge(
     assert "Slow the pace" in text
     assert "Address the relationship directly" in text
     assert [n.status for n in nudges_of(stack)] == [NudgeStatus.SENT]
+
+
+def test_figures_by_month_add_up_to_the_range_and_per_move_follows_the_alerts(
+    seeded: Seeded,
+) -> None:
+    practice = seeded.practice
+    result = figures(practice, first_day="2026-01-21", last_day="2026-02-28").json()
+    january, february = result["by_month"]
+    assert (january["month"], january["first_day"], january["last_day"]) == (
+        "2026-01",
+        "2026-01-21",
+        "2026-01-31",
+    )
+    assert (february["month"], february["first_day"], february["last_day"]) == (
+        "2026-02",
+        "2026-02-01",
+        "2026-02-28",
+    )
+    # A month is the same as asking for its days alone.
+    alone = figures(practice, first_day="2026-01-21", last_day="2026-01-31").json()
+    assert january["overall"] == alone["overall"]
+    assert january["by_clinician"] == alone["by_clinician"]
+    counts = [key for key, value in result["overall"].items() if isinstance(value, int)]
+    for key in counts:
+        assert january["overall"][key] + february["overall"][key] == result["overall"][key], key
+    for whole, jan, feb in zip(
+        result["by_clinician"], january["by_clinician"], february["by_clinician"], strict=True
+    ):
+        assert whole["name"] == jan["name"] == feb["name"]
+        assert whole["figures"]["dips"] == jan["figures"]["dips"] + feb["figures"]["dips"]
+
+    # Per move: every alert found in the range counts under each move it suggested.
+    alerts = practice.http.get("/api/v1/alerts", headers=practice.as_owner()).json()
+    assert {alert["repair"] for alert in alerts} == {"repaired", "not_repaired", None}
+    by_move = {row["move"]: row for row in result["by_move"]}
+    assert list(by_move) == ["address_relationship", "invite_feedback", "slow_pace"]
+    for move, row in by_move.items():
+        suggesting = [alert for alert in alerts if move in alert["moves"]]
+        repaired = sum(alert["repair"] == "repaired" for alert in suggesting)
+        not_repaired = sum(alert["repair"] == "not_repaired" for alert in suggesting)
+        assert (row["alerts"], row["repaired"], row["not_repaired"]) == (
+            len(suggesting),
+            repaired,
+            not_repaired,
+        ), move
+        expected = repaired / (repaired + not_repaired) if repaired + not_repaired else None
+        assert row["repair_rate"] == (pytest.approx(expected, abs=1e-4) if expected else expected)
+    assert sum(row["repaired"] for row in by_move.values()) >= 1
+    assert sum(row["not_repaired"] for row in by_move.values()) >= 1

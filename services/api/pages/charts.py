@@ -18,7 +18,8 @@ from markupsafe import Markup
 PALETTE = ("#0b5d8c", "#b35900", "#007a5e", "#a3306b", "#5b4ca6", "#6b6b00", "#333333")
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4", "1 3", "10 4")
 WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 64
+# RIGHT leaves room for half of the last x label, centred on the last point.
+LEFT, RIGHT, TOP, BOTTOM = 48, 32, 16, 64
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,14 @@ from uuid import UUID
 
 from litestar import Controller, get
 from litestar.params import QueryParameter
+from pydantic import Field
 
 from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
 from services.api.schemas import Out
 from shared.access import Principal
-from shared.reporting.figures import Figures
-from shared.reporting.service import practice_figures
+from shared.reporting.figures import Figures, MoveFigures
+from shared.reporting.service import ClinicianFigures, practice_figures
 
 
 class FiguresOut(Out):
@@ -47,6 +48,30 @@ class ClinicianFiguresOut(Out):
     name: str
     figures: FiguresOut
 
+    @classmethod
+    def of(cls, row: ClinicianFigures) -> ClinicianFiguresOut:
+        return cls(clinician_id=row.clinician_id, name=row.name, figures=FiguresOut.of(row.figures))
+
+
+class MonthFiguresOut(Out):
+    month: str = Field(description="The calendar month, YYYY-MM.")
+    first_day: date = Field(description="Its first day inside the range asked for.")
+    last_day: date = Field(description="Its last day inside the range asked for.")
+    overall: FiguresOut
+    by_clinician: list[ClinicianFiguresOut]
+
+
+class MoveFiguresOut(Out):
+    move: str
+    alerts: int = Field(description="Alerts in the range that suggested this move.")
+    repaired: int
+    not_repaired: int
+    repair_rate: float | None
+
+    @classmethod
+    def of(cls, row: MoveFigures) -> MoveFiguresOut:
+        return cls(**vars(row))
+
 
 class PracticeFiguresOut(Out):
     first_day: date
@@ -54,6 +79,13 @@ class PracticeFiguresOut(Out):
     timezone: str
     overall: FiguresOut
     by_clinician: list[ClinicianFiguresOut]
+    by_month: list[MonthFiguresOut] = Field(
+        description="The same figures for each calendar month in the range; they add up to "
+        "the range's."
+    )
+    by_move: list[MoveFiguresOut] = Field(
+        description="Repair rate per suggested move, over the alerts found in the range."
+    )
 
 
 class FiguresController(Controller):
@@ -72,7 +104,8 @@ class FiguresController(Controller):
         last_day: Annotated[date, QueryParameter(description="Last day, inclusive.")],
     ) -> PracticeFiguresOut:
         """Invitations sent, response rate, dips per 100 appointments, nudges sent,
-        acknowledged and repair rate for a date range, overall and per clinician."""
+        acknowledged and repair rate for a date range, overall and per clinician, and month
+        by month; and the repair rate per suggested move."""
         with context.transaction(principal) as session:
             found = practice_figures(session, principal, first_day=first_day, last_day=last_day)
             return PracticeFiguresOut(
@@ -80,12 +113,16 @@ class FiguresController(Controller):
                 last_day=found.last_day,
                 timezone=found.timezone,
                 overall=FiguresOut.of(found.overall),
-                by_clinician=[
-                    ClinicianFiguresOut(
-                        clinician_id=row.clinician_id,
-                        name=row.name,
-                        figures=FiguresOut.of(row.figures),
+                by_clinician=[ClinicianFiguresOut.of(row) for row in found.by_clinician],
+                by_month=[
+                    MonthFiguresOut(
+                        month=month.month.key,
+                        first_day=month.month.first_day,
+                        last_day=month.month.last_day,
+                        overall=FiguresOut.of(month.overall),
+                        by_clinician=[ClinicianFiguresOut.of(row) for row in month.by_clinician],
                     )
-                    for row in found.by_clinician
+                    for month in found.by_month
                 ],
+                by_move=[MoveFiguresOut.of(row) for row in found.by_move],
             )

@@ -28,6 +28,10 @@ class SettingsVersionOut(Out):
     created_by: UUID | None
     created_by_name: str | None
     created_at: datetime
+    changes: list[str] = Field(
+        description="What differs from the version before, in words, e.g. "
+        "'Low overall floor: 4.0 → 4.2'; empty for the first version."
+    )
 
 
 class PreviewIn(Body):
@@ -99,6 +103,7 @@ class SettingsController(Controller):
                     created_by=change.version.created_by,
                     created_by_name=change.author_name,
                     created_at=change.version.created_at,
+                    changes=change.changes,
                 )
                 for change in changes
             ]
