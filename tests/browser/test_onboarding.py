@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from uuid import UUID
 
 from playwright.sync_api import Page, expect
 
@@ -224,9 +225,7 @@ def test_api_keys_by_keyboard_shown_once_revoked_and_last_used(
     check_page(page, "api-keys-created")
     # The key works for the scheduling calls, and the page then says when it was used.
     clock.advance(timedelta(minutes=5))
-    used = practice.http.get(
-        f"/api/v1/clients/{practice.client['id']}", headers={"X-API-Key": key}
-    )
+    used = practice.http.get(f"/api/v1/clients/{practice.client['id']}", headers={"X-API-Key": key})
     assert used.status_code == 200, used.text
     page.goto("/practice/api-keys")
     expect(page.locator("#new-key")).to_have_count(0)  # shown once only
@@ -297,8 +296,8 @@ def test_the_owner_adds_a_client_and_manages_them(
     client_id = page.url.rsplit("/", 1)[1]
 
     # The client opts out (their one-click link), so the owner may turn invitations back on.
-    with stack.db.transaction(practice.practice_id) as session:
-        opt_out(session, client_id, now=clock.now())  # type: ignore[arg-type]
+    with stack.db.transaction(UUID(practice.practice_id)) as session:
+        opt_out(session, UUID(client_id), now=clock.now())
 
     page.goto(f"/clients/{client_id}/manage")
     expect(page.get_by_role("heading", name="Invitations are stopped")).to_be_visible()

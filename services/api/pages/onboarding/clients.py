@@ -29,7 +29,7 @@ from services.api.routes.clients import NewClient
 from shared.access import Principal
 from shared.accounts import service as accounts
 from shared.clients.service import add_client, get_client, read_client
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.models import Role
 from shared.practice.service import current_settings
 from shared.privacy.erasure import confirm_erasure, erase_client
@@ -127,13 +127,14 @@ class ClientOwnerPages(Controller):
                     now=context.clock.now(),
                 ).id
         except DomainError as refused:
-            # e.g. no clinician chosen, or the reference taken: a form to correct, not a 404.
+            # No clinician chosen (or one not in the practice) is a form to correct, not a
+            # missing page; a taken reference stays a 409.
             return _new_client_page(
                 context,
                 principal,
                 values=values,
                 errors={refused.field or "form": refused.message},
-                status=422 if refused.field in FIELDS else refused.status_code,
+                status=422 if isinstance(refused, NotFound) else refused.status_code,
             )
         return see_other(f"/clients/{client_id}")
 
