@@ -32,7 +32,9 @@ class PageSession:
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self._keep(self.http.get(path, headers=self._cookie_header(), **kwargs))
+        return self._keep(
+            self.http.get(path, headers=self._cookie_header(), follow_redirects=False, **kwargs)
+        )
 
     def post(
         self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True
@@ -44,7 +46,9 @@ class PageSession:
         form = dict(data or {})
         if csrf:
             form[CSRF_FIELD] = self.cookies["attune_csrf"]
-        return self._keep(self.http.post(path, data=form, headers=self._cookie_header()))
+        return self._keep(
+            self.http.post(path, data=form, headers=self._cookie_header(), follow_redirects=False)
+        )
 
     def sign_in(self, email: str, password: str) -> PageSession:
         done = self.post("/login", {"email": email, "password": password})
