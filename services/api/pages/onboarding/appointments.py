@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from litestar import Controller, get, post
 from litestar.response import Redirect, Template
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
 
 from services.api.auth import people_only
 from services.api.context import ApiContext
@@ -89,7 +90,7 @@ def _page(
     )
 
 
-def _zone(session: Any, principal: Principal) -> str:
+def _zone(session: Session, principal: Principal) -> str:
     """Times on this page are the reader's own: their account's time zone."""
     assert principal.account_id is not None
     return get_clinician(session, principal, principal.account_id).timezone
