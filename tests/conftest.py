@@ -121,6 +121,9 @@ def settings(
         mail_from_address="feedback@attune.example",
         # Rate-limit counters in Redis must not carry over from one test to the next.
         redis_namespace=f"attune-test-{uuid.uuid4().hex[:8]}",
+        # Tests jump the clock by hours between a sign-in and its use; only the absolute
+        # limit applies to them. tests/integration/test_session_idle.py tests the idle one.
+        session_idle_minutes=8 * 60,
     )
 
 

@@ -1,0 +1,42 @@
+"""A session nobody uses ends after the idle limit, whatever its absolute limit says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from shared.clock import ManualClock
+from shared.settings import Settings
+from tests.support.practice import PracticeFixture, create_practice
+
+OWNER_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"session_idle_minutes": 30})
+
+
+@pytest.fixture
+def practice(http: httpx.Client) -> PracticeFixture:
+    return create_practice(http)
+
+
+def _log_in(http: httpx.Client, email: str, password: str) -> httpx.Response:
+    return http.post("/api/v1/auth/login", json={"email": email, "password": password})
+
+
+def test_a_session_left_unused_ends_after_the_idle_limit(
+    http: httpx.Client, practice: PracticeFixture, clock: ManualClock
+) -> None:
+    token = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    clock.advance(timedelta(minutes=29))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 200
+    # Used at minute 29: the idle limit (30 min) counts from then, not from the sign-in.
+    clock.advance(timedelta(minutes=29))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 200
+    clock.advance(timedelta(minutes=30))
+    assert http.get("/api/v1/me", headers=bearer).status_code == 401
