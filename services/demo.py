@@ -53,6 +53,10 @@ PASSWORD = "attune-demo-password"
 PRACTICE_NAME = "Harbourview Counselling (demo)"
 OWNER_EMAIL = "owner@example.com"
 TIMEZONE = "Europe/London"
+# A London practice's clients are told of a UK line, not the default's 988 (US).
+CRISIS_LINE = (
+    "If you are in crisis, call Samaritans free on 116 123, any time, or 999 in an emergency."
+)
 ITEMS = ("honest", "disagree", "respected", "input", "pace")
 HISTORY = timedelta(days=28)
 SESSION = timedelta(minutes=50)
@@ -302,6 +306,7 @@ def seed_demo(stack: Stack, clock: ManualClock, sink: MailSink, *, present: date
                     "owner_email": OWNER_EMAIL,
                     "password": PASSWORD,
                     "timezone": TIMEZONE,
+                    "crisis_line": CRISIS_LINE,
                 },
             ),
             201,
@@ -474,13 +479,16 @@ def banner(seed: DemoSeed, base_url: str, sink: MailSink, database: Path) -> str
             f"{seed.sessions} past sessions, {seed.answers} answers, {seed.alerts} alerts, "
             f"{seed.nudges_sent} nudge sent, {seed.nudges_pending} waiting, {seed.emails} emails.",
             "",
+            f"  Sign in           {base_url}/login",
+            f"    as the owner    {seed.owner_email} / {seed.password}",
+            f"    as a clinician  {seed.clinician_emails[0]} / {seed.password}",
+            "",
             f"  API docs          {base_url}/schema",
             f"  Live survey link  {seed.live_survey_url}",
             f"                    (sent to {live.reference} after yesterday's session; "
             "answer it, then see the mail page)",
             f"  Mail page         {base_url}/dev/mail",
-            f"  Owner login       {seed.owner_email} / {seed.password}",
-            f"                    POST {base_url}/api/v1/auth/login "
+            f"  API login         POST {base_url}/api/v1/auth/login "
             '{"email": ..., "password": ...} returns a bearer token',
             f"  Clinicians        {clinicians} (same password)",
             "",

@@ -25,6 +25,11 @@ from services.api.errors import EXCEPTION_HANDLERS
 from services.api.observability import request_logging
 from services.api.openapi_types import TimeOfDaySchema
 from services.api.pages.clinician import ClinicianPages
+from services.api.pages.onboarding.api_keys import ApiKeyPages
+from services.api.pages.onboarding.appointments import AppointmentPages
+from services.api.pages.onboarding.clients import ClientOwnerPages
+from services.api.pages.onboarding.clinicians import ClinicianRosterPages
+from services.api.pages.onboarding.signup import SignUpPages
 from services.api.pages.owner import OwnerPages
 from services.api.pages.practice.records import RecordPages
 from services.api.pages.practice.settings import SettingsPages
@@ -76,6 +81,11 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         OwnerPages,
         SettingsPages,
         RecordPages,
+        SignUpPages,
+        ClinicianRosterPages,
+        ApiKeyPages,
+        AppointmentPages,
+        ClientOwnerPages,
         create_static_files_router(
             path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False
         ),

@@ -41,6 +41,7 @@ class AccountOut(Out):
     name: str
     role: Role
     timezone: str
+    deactivated_at: datetime | None = None
 
 
 __all__ = ["Body", "Moment", "Out", "TimeZone", "datetime"]

@@ -9,8 +9,10 @@ from uuid import UUID
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from shared import audit
 from shared.access import Principal, require_owner
 from shared.accounts.service import get_clinician
+from shared.audit import AuditAction
 from shared.errors import Conflict, Gone, NotFound
 from shared.models import (
     Account,
@@ -80,9 +82,30 @@ def invite_clinician(
     account = get_clinician(session, principal, clinician_id)
     if account.password_hash is not None:
         raise Conflict("This clinician has already set a password.", field="clinician_id")
-    return _send_link(
+    if account.deactivated_at is not None:
+        raise Conflict(
+            "Reactivate this clinician before inviting them again.", field="clinician_id"
+        )
+    link = _send_link(
         session, account, AccountLinkPurpose.CLINICIAN_INVITATION, now=now, lifetime=lifetime
     )
+    audit.record(session, principal, AuditAction.CLINICIAN_INVITED, at=now, subject_id=account.id)
+    return link
+
+
+def latest_invitations(session: Session, account_ids: list[UUID]) -> dict[UUID, AccountLink]:
+    """Each account's newest invitation link, for showing whether it is still waiting."""
+    newest: dict[UUID, AccountLink] = {}
+    if not account_ids:
+        return newest
+    for link in session.exec(
+        select(AccountLink)
+        .where(col(AccountLink.account_id).in_(account_ids))
+        .where(AccountLink.purpose == AccountLinkPurpose.CLINICIAN_INVITATION)
+        .order_by(col(AccountLink.created_at))
+    ).all():
+        newest[link.account_id] = link
+    return newest
 
 
 def mint_token(link: AccountLink) -> str:

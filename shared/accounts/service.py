@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,6 +32,12 @@ def log_in(
         raise BadCredentials(
             "This account was deactivated by the practice owner. Ask them to reactivate it."
         )
+    return start_session(session, account, now=now, lifetime=lifetime), account
+
+
+def start_session(session: Session, account: Account, *, now: datetime, lifetime: timedelta) -> str:
+    """A new signed-in session for an account whose identity is already proven (a password,
+    or a just-spent invitation link); returns the raw token, which only the caller holds."""
     raw, digest = new_token("s_")
     session.add(
         AuthSession(
@@ -42,7 +49,7 @@ def log_in(
             last_seen_at=now,
         )
     )
-    return raw, account
+    return raw
 
 
 def log_out(session: Session, raw_token: str, *, now: datetime) -> None:
@@ -128,6 +135,50 @@ def add_clinician(
         created_at=now,
     )
     add_account(session, account, field="email")
+    audit.record(session, principal, AuditAction.CLINICIAN_ADDED, at=now, subject_id=account.id)
+    return account
+
+
+def _clinician_for_owner(session: Session, principal: Principal, clinician_id: UUID) -> Account:
+    require_owner(principal)
+    account = get_clinician(session, principal, clinician_id)
+    if account.role is not Role.CLINICIAN:
+        raise Conflict("The practice owner's own account cannot be deactivated.")
+    return account
+
+
+def deactivate_clinician(
+    session: Session, principal: Principal, clinician_id: UUID, *, now: datetime
+) -> Account:
+    """The clinician can no longer sign in and is signed out everywhere; their clients,
+    alerts and history stay. Deactivating again changes nothing."""
+    account = _clinician_for_owner(session, principal, clinician_id)
+    if account.deactivated_at is not None:
+        return account
+    account.deactivated_at = now
+    session.execute(
+        update(AuthSession)
+        .where(col(AuthSession.account_id) == account.id)
+        .where(col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(
+        session, principal, AuditAction.CLINICIAN_DEACTIVATED, at=now, subject_id=account.id
+    )
+    return account
+
+
+def reactivate_clinician(
+    session: Session, principal: Principal, clinician_id: UUID, *, now: datetime
+) -> Account:
+    """The clinician may sign in again (with their old password). Again changes nothing."""
+    account = _clinician_for_owner(session, principal, clinician_id)
+    if account.deactivated_at is None:
+        return account
+    account.deactivated_at = None
+    audit.record(
+        session, principal, AuditAction.CLINICIAN_REACTIVATED, at=now, subject_id=account.id
+    )
     return account
 
 

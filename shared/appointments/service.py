@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from shared import audit
-from shared.access import Principal, visible
+from shared.access import Principal, scoped, visible
 from shared.alerts.aiming import reaim_client
 from shared.audit import AuditAction
 from shared.clients.service import get_client
 from shared.errors import Conflict, Invalid, NotFound
-from shared.models import Appointment, AppointmentStatus
+from shared.models import Appointment, AppointmentStatus, Client
 from shared.outbox import emit
 
 SCHEDULE_INVITATION = "schedule_invitation"
@@ -43,6 +43,21 @@ def find_by_external_id(session: Session, principal: Principal, external_id: str
     ):
         raise NotFound("No appointment with that external id.")
     return appointment
+
+
+def appointments_between(
+    session: Session, principal: Principal, *, since: datetime, until: datetime
+) -> list[tuple[Appointment, str]]:
+    """The appointments the principal may see that start in [since, until), soonest first,
+    each with its client's reference (what a page may show of the client)."""
+    query = (
+        scoped(select(Appointment, Client.reference), Appointment, principal)
+        .join(Client, col(Client.id) == col(Appointment.client_id))
+        .where(col(Appointment.starts_at) >= since)
+        .where(col(Appointment.starts_at) < until)
+        .order_by(col(Appointment.starts_at))
+    )
+    return [(appointment, reference) for appointment, reference in session.exec(query).all()]
 
 
 def book(

@@ -41,6 +41,10 @@ class AuditAction(StrEnum):
     API_KEYS_LISTED = "api_key.listed"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
+    CLINICIAN_ADDED = "clinician.added"
+    CLINICIAN_INVITED = "clinician.invited"
+    CLINICIAN_DEACTIVATED = "clinician.deactivated"
+    CLINICIAN_REACTIVATED = "clinician.reactivated"
 
 
 def record(

@@ -37,7 +37,10 @@ def sign_up(
     password: str,
     timezone: str,
     now: datetime_t,
+    crisis_line: str | None = None,
 ) -> tuple[Practice, Account]:
+    """A new practice, its owner and its first settings (the owner's time zone, and the
+    crisis line its clients are shown, if given)."""
     practice = Practice(id=practice_id, name=practice_name, created_at=now)
     owner = Account(
         practice_id=practice.id,
@@ -48,7 +51,9 @@ def sign_up(
         password_hash=hash_password(password),
         created_at=now,
     )
-    settings = PracticeSettings(timezone=timezone)
+    settings = PracticeSettings(
+        timezone=timezone, **({"crisis_line": crisis_line} if crisis_line else {})
+    )
     session.add(practice)
     session.flush()
     add_account(session, owner, field="owner_email")

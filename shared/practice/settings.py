@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from functools import cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -14,6 +15,10 @@ from shared.survey.items import BUILT_IN_ITEMS, DEFAULT_ITEM_KEYS, SCALE_MAX, SC
 # Listing the zone database walks a directory tree: done once per process, not per validation
 # (settings are validated on every read, so this was a fifth of a survey answer's CPU time).
 _zone_names = cache(available_timezones)
+
+# What the survey page tells a client in crisis. Set at sign-up and in the settings: one rule.
+CrisisLine = Annotated[str, Field(min_length=5, max_length=300)]
+DEFAULT_CRISIS_LINE = "If you are in crisis, call or text 988 (US), or your local emergency number."
 
 
 class _Strict(BaseModel):
@@ -122,11 +127,7 @@ class PracticeSettings(_Strict):
     rules: DipRules = DipRules()
     timing: Timing = Timing()
     sender: Sender = Sender()
-    crisis_line: str = Field(
-        default="If you are in crisis, call or text 988 (US), or your local emergency number.",
-        min_length=5,
-        max_length=300,
-    )
+    crisis_line: CrisisLine = DEFAULT_CRISIS_LINE
 
     @field_validator("timezone")
     @classmethod

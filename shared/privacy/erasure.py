@@ -22,6 +22,7 @@ from shared.access import Principal, require_owner
 from shared.audit import AuditAction
 from shared.clients.service import get_client
 from shared.db import insert_ignoring_conflict
+from shared.errors import Invalid
 from shared.models import (
     AccessToken,
     Alert,
@@ -104,6 +105,15 @@ def _add_to_tally(session: Session, practice_id: UUID, month: str, counts: Count
     ).one()
     for field, amount in counts.items():
         setattr(row, field, getattr(row, field) + amount)
+
+
+def confirm_erasure(reference: str, typed: str) -> None:
+    """Erasure cannot be undone, so a person confirms it by typing the client's reference:
+    a slip of the mouse on the wrong client erases nothing."""
+    if typed.strip().casefold() != reference.casefold():
+        raise Invalid(
+            f"Type the client's reference, {reference}, to confirm the erasure.", field="confirm"
+        )
 
 
 def erase_client(

@@ -243,7 +243,9 @@ def test_a_clinician_joins_by_invitation(
     )
 
     done = http.post(path, data={"password": "my own password", "confirm": "my own password"})
-    assert done.status_code == 200
+    # The invitation ends signed in, on the clinician's home page.
+    assert (done.status_code, done.headers["location"]) == (303, "/sessions")
+    assert "attune_session" in _set_cookies(done)
     signed_in = _log_in(http, "jo@harbour.example.com", "my own password")
     assert signed_in.status_code == 200
     assert signed_in.json()["account"]["role"] == "clinician"

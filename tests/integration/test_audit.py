@@ -76,6 +76,7 @@ def test_reads_and_changes_are_logged_with_who_and_when(
         ]
     )
     assert {e["action"] for e, at in zip(log, stamps, strict=True) if at == START} == {
+        "clinician.added",
         "client.added",
         "api_key.created",
     }

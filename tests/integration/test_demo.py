@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from pathlib import Path
 
 from litestar.testing import TestClient
 from sqlmodel import func, select
@@ -11,7 +12,15 @@ from sqlmodel import func, select
 from services.api.app import create_app
 from services.api.context import ApiContext
 from services.bootstrap import Stack
-from services.demo import CLIENTS, LIVE_CLIENT, OWNER_EMAIL, PASSWORD, seed_demo
+from services.demo import (
+    CLIENTS,
+    CRISIS_LINE,
+    LIVE_CLIENT,
+    OWNER_EMAIL,
+    PASSWORD,
+    banner,
+    seed_demo,
+)
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import (
@@ -31,6 +40,7 @@ from shared.models import (
 from shared.settings import Settings
 from tests.conftest import START
 from tests.support.inspection import everything
+from tests.support.pages import PageSession
 
 
 def _count(stack: Stack, model: type, *where: object) -> int:
@@ -86,8 +96,19 @@ def test_seeding_runs_the_loop_and_leaves_a_live_survey(
         page = http.get(seed.live_survey_url.removeprefix(base_url))
         assert page.status_code == 200
         assert "I felt comfortable being honest today." in page.text
+        # The London practice's clients are shown a UK crisis line, not the US default.
+        assert CRISIS_LINE in page.text and "988" not in page.text
         login = http.post("/api/v1/auth/login", json={"email": OWNER_EMAIL, "password": PASSWORD})
         assert login.status_code == 200, login.text
+        # The banner's accounts sign in on the sign-in page it names.
+        shown = banner(seed, base_url, sink, Path("var/demo.db"))
+        assert f"{base_url}/login" in shown
+        assert f"{OWNER_EMAIL} / {PASSWORD}" in shown
+        assert f"{seed.clinician_emails[0]} / {PASSWORD}" in shown
+        for email, home in ((OWNER_EMAIL, "/practice"), (seed.clinician_emails[0], "/sessions")):
+            browser = PageSession(http)
+            signed_in = browser.post("/login", {"email": email, "password": PASSWORD})
+            assert (signed_in.status_code, signed_in.headers["location"]) == (303, home)
 
 
 def _invitations(stack: Stack) -> list[Invitation]:

@@ -180,6 +180,7 @@ def test_nobody_reaches_what_is_not_theirs(
     a_clinician_cannot_reach_another_clinicians_clients(world, http, schema, owner_database_url)
     an_api_key_reaches_only_clients_and_appointments(world, http, schema, owner_database_url)
     the_pages_refuse_what_is_not_theirs(world, http, owner_database_url)
+    the_onboarding_pages_refuse_what_is_not_theirs(world, http, owner_database_url)
 
 
 def an_owner_cannot_reach_another_practice(
@@ -457,3 +458,96 @@ def test_the_owner_pages_show_one_practice_only(http: httpx.Client) -> None:
             assert response.status_code == 403, path
             assert not [s for s in secrets | {"Harbour Counselling"} if s in response.text]
     assert http.get("/api/v1/settings", headers=b.as_owner()).json()["version"] == 2
+
+
+def the_onboarding_pages_refuse_what_is_not_theirs(
+    world: World, http: httpx.Client, owner_database_url: str
+) -> None:
+    """The pages are not in the OpenAPI schema, so the walk above does not see them: the same
+    trial by hand, signed in by cookie with a valid anti-forgery field, for every onboarding
+    page that takes an id."""
+    from tests.support.pages import page_session
+
+    b, other = world.b, world.other_clinician
+    b_victim = _victim(
+        owner_database_url,
+        b.practice_id,
+        secrets={b.client["email"], b.owner["email"], b.clinician["email"], "Quay Therapy"},
+        extra={"key_id": victim_key_id(http, b)},
+    )
+    a2_victim = _victim(
+        owner_database_url,
+        world.a.practice_id,
+        clinician_id=other["id"],
+        secrets={world.other_client["email"], "RC-2002", other["email"]},
+        extra={"key_id": victim_key_id(http, world.a)},
+    )
+
+    # A victim's row numbers (a settings version "1") are no secret in a page full of digits.
+    b_victim, a2_victim = (
+        Victim(ids=v.ids, secrets={s for s in v.secrets if len(s) > 4})
+        for v in (b_victim, a2_victim)
+    )
+
+    def aimed_at(victim: Victim, client_id: str, clinician_id: str) -> list[tuple[str, str]]:
+        appointment = victim.ids["appointment_id"]
+        reads = [("GET", f"/clients/{client_id}/manage"), ("GET", f"/clients/{client_id}/export")]
+        writes = [
+            ("POST", f"/clients/{client_id}/erase"),
+            ("POST", f"/clients/{client_id}/resume-invitations"),
+            ("POST", f"/practice/clinicians/{clinician_id}/deactivate"),
+            ("POST", f"/practice/clinicians/{clinician_id}/reactivate"),
+            ("POST", f"/practice/clinicians/{clinician_id}/invitation"),
+            ("POST", f"/practice/api-keys/{victim.ids['key_id']}/revoke"),
+            ("POST", f"/appointments/{appointment}/complete"),
+            ("POST", f"/appointments/{appointment}/cancel"),
+            ("POST", f"/appointments/{appointment}/no-show"),
+            ("POST", "/appointments/new"),
+        ]
+        return reads + writes
+
+    def walk_pages(session: Any, victim: Victim, client_id: str, clinician_id: str) -> list[Any]:
+        form = {
+            "confirm": "RC-1001",
+            "reason": "walk",
+            "client_id": client_id,
+            "day": "2026-03-09",
+            "start": "10:00",
+            "minutes": "50",
+        }
+        found = []
+        for method, path in aimed_at(victim, client_id, clinician_id):
+            answer = session.get(path) if method == "GET" else session.post(path, form)
+            found.append(
+                Attempt(
+                    method=method,
+                    path=path,
+                    status=answer.status_code,
+                    aimed=True,
+                    body=answer.text,
+                )
+            )
+        return found
+
+    owner_a = page_session(http, world.a.owner["email"], "correct horse battery")
+    attempts = _walk_unchanged(
+        owner_database_url,
+        lambda: walk_pages(owner_a, b_victim, b.client["id"], b.clinician["id"]),
+    )
+    _check(attempts, b_victim)
+    # An owner asking for another practice's rows is told they do not exist, not "forbidden".
+    assert {a.status for a in attempts} == {404}, {(a.path, a.status) for a in attempts}
+
+    clinician_a = page_session(http, world.a.clinician["email"], "another long secret")
+    attempts = _walk_unchanged(
+        owner_database_url,
+        lambda: walk_pages(clinician_a, a2_victim, world.other_client["id"], other["id"]),
+    )
+    _check(attempts, a2_victim)
+    by_path = {a.path: a.status for a in attempts}
+    appointment = a2_victim.ids["appointment_id"]
+    # Another clinician's appointment and client are not found; the owner's pages refuse.
+    for action in ("complete", "cancel", "no-show"):
+        assert by_path[f"/appointments/{appointment}/{action}"] == 404
+    assert by_path["/appointments/new"] == 404
+    assert by_path[f"/clients/{world.other_client['id']}/erase"] == 403

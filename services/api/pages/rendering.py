@@ -28,6 +28,7 @@ class NavLink:
 CLINICIAN_NAV = (
     NavLink("/sessions", "Before your sessions"),
     NavLink("/clients", "Clients"),
+    NavLink("/appointments/new", "Add an appointment"),
     NavLink("/preferences", "Email preference"),
 )
 OWNER_NAV = (
@@ -38,6 +39,7 @@ OWNER_NAV = (
     NavLink("/practice/api-keys", "API keys"),
     NavLink("/practice/emails", "Emails"),
     NavLink("/practice/audit", "Audit log"),
+    NavLink("/welcome", "Getting started"),
 )
 
 

@@ -11,12 +11,14 @@ from typing import Annotated, Any
 from litestar import Controller, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from services.api.auth import session_cookies
 from services.api.context import ApiContext
 from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
 from shared.accounts.links import open_link, use_link
+from shared.accounts.service import start_session
 from shared.credentials import practice_of_account_link
 from shared.errors import DomainError
 from shared.models import AccountLinkPurpose
@@ -28,6 +30,7 @@ PAGES = {
     AccountLinkPurpose.PASSWORD_RESET: ("Choose a new password", "Save my new password"),
     AccountLinkPurpose.CLINICIAN_INVITATION: ("Set up your Attune account", "Set my password"),
 }
+SIGN_IN_LINK = ("/login", "Sign in")
 DONE = {
     AccountLinkPurpose.PASSWORD_RESET: "Your password was changed. Sign in with the new one.",
     AccountLinkPurpose.CLINICIAN_INVITATION: "Your account is ready. You can sign in now.",
@@ -82,7 +85,7 @@ def _password_problem(data: dict[str, Any]) -> str | None:
 
 def _use(
     context: ApiContext, token: str, purpose: AccountLinkPurpose, data: dict[str, Any]
-) -> Template:
+) -> Template | Redirect:
     problem = _password_problem(data)
     if problem is not None:
         # Checked before the link is spent, so a typo does not use it up.
@@ -92,12 +95,25 @@ def _use(
         except DomainError as error:
             return _problem(error)
         return _form(purpose, status=422, error=problem)
+    signed_in: str | None = None
     try:
         with _link_transaction(context, token) as session:
-            use_link(session, token, purpose, password=data["password"], now=context.clock.now())
+            now = context.clock.now()
+            account = use_link(session, token, purpose, password=data["password"], now=now)
+            if (
+                purpose is AccountLinkPurpose.CLINICIAN_INVITATION
+                and account.deactivated_at is None
+            ):
+                # The invitation proved who this is: no need to type the new password again.
+                signed_in = start_session(
+                    session, account, now=now, lifetime=context.settings.session_lifetime
+                )
     except DomainError as error:
         return _problem(error)
-    return _page("message.html", title="Done", message=DONE[purpose])
+    if signed_in is not None:
+        cookies, _ = session_cookies(signed_in, context.settings)
+        return Redirect("/sessions", status_code=303, cookies=cookies)
+    return _page("message.html", title="Done", message=DONE[purpose], link=SIGN_IN_LINK)
 
 
 class AccountPageController(Controller):
@@ -113,7 +129,7 @@ class AccountPageController(Controller):
     @post("/reset/{token:str}", sync_to_thread=True, status_code=200)
     def reset(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
-    ) -> Template:
+    ) -> Template | Redirect:
         """Set the new password and spend the link; every other session is signed out."""
         return _use(context, token, AccountLinkPurpose.PASSWORD_RESET, data)
 
@@ -125,6 +141,6 @@ class AccountPageController(Controller):
     @post("/join/{token:str}", sync_to_thread=True, status_code=200)
     def join(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
-    ) -> Template:
-        """Set the invited clinician's password and spend the link."""
+    ) -> Template | Redirect:
+        """Set the invited clinician's password, spend the link and sign them in."""
         return _use(context, token, AccountLinkPurpose.CLINICIAN_INVITATION, data)

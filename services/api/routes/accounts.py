@@ -197,3 +197,38 @@ class AccountController(Controller):
             return AccountOut.model_validate(
                 accounts.get_clinician(session, principal, clinician_id)
             )
+
+    @post(
+        "/clinicians/{clinician_id:uuid}/deactivate",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[owner_only],
+    )
+    def deactivate(
+        self, clinician_id: UUID, principal: Principal, context: ApiContext
+    ) -> AccountOut:
+        """The clinician can no longer sign in and is signed out now; their clients, alerts
+        and history stay. Again changes nothing."""
+        with context.transaction(principal) as session:
+            return AccountOut.model_validate(
+                accounts.deactivate_clinician(
+                    session, principal, clinician_id, now=context.clock.now()
+                )
+            )
+
+    @post(
+        "/clinicians/{clinician_id:uuid}/reactivate",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[owner_only],
+    )
+    def reactivate(
+        self, clinician_id: UUID, principal: Principal, context: ApiContext
+    ) -> AccountOut:
+        """The clinician may sign in again with their password. Again changes nothing."""
+        with context.transaction(principal) as session:
+            return AccountOut.model_validate(
+                accounts.reactivate_clinician(
+                    session, principal, clinician_id, now=context.clock.now()
+                )
+            )

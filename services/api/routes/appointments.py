@@ -118,7 +118,7 @@ class AppointmentController(Controller):
         self, appointment_id: UUID, action: str, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
         """complete, cancel or no-show. Reporting the same state again changes nothing."""
-        _check_action(action)
+        check_action(action)
         return self._apply(
             context,
             principal,
@@ -164,7 +164,7 @@ class AppointmentController(Controller):
         self, external_id: str, action: str, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
         _check_external_id(external_id)
-        _check_action(action)
+        check_action(action)
         return self._apply(
             context,
             principal,
@@ -173,7 +173,7 @@ class AppointmentController(Controller):
         )
 
 
-def _check_action(action: str) -> None:
+def check_action(action: str) -> None:
     if action not in TRANSITIONS:
         raise NotFound(f"Unknown action {action!r}: use complete, cancel or no-show.")
 
