@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # these defaults.
     rate_limits: dict[str, tuple[int, int]] = Field(default_factory=dict)
     scheduler_interval_seconds: float = 2.0
+    # Each worker process stamps its heartbeat row this often; three missed beats and its
+    # claimed emails are handed back (shared.work.heartbeats).
+    worker_heartbeat_seconds: float = 5.0
+    # Redis: a worker process silent this long is dead, and its unacknowledged messages go
+    # back on the queue (dramatiq's own heartbeat; its default is 60 s).
+    broker_heartbeat_timeout_seconds: float = 15.0
     log_level: str = "INFO"
 
     @property

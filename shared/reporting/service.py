@@ -15,6 +15,7 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from shared.access import Principal, require_owner
+from shared.alerts.nudges import carried_by, delivered
 from shared.errors import Invalid
 from shared.models import (
     Account,
@@ -24,8 +25,9 @@ from shared.models import (
     AppointmentStatus,
     Invitation,
     InvitationStatus,
+    Notification,
+    NotificationStatus,
     Nudge,
-    NudgeStatus,
     RepairOutcome,
     Role,
 )
@@ -110,16 +112,19 @@ def _tallies(
         .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
         .where(Alert.practice_id == practice_id)
         .where(_in_range(Alert.created_at, start, end))
-        .where(Nudge.status == NudgeStatus.SENT)
+        .where(delivered())
         .where(col(Alert.repair).is_(None))
         .group_by(col(Alert.clinician_id)),
         "awaiting_answer",
     )
+    # Delivered nudges only: the relay accepted the email that carries it (its own or its
+    # digest), counted on the day it was accepted. Queued, cancelled and failed ones are not.
     gather(
         select(Nudge.clinician_id, func.count())
+        .join(Notification, carried_by())
         .where(Nudge.practice_id == practice_id)
-        .where(Nudge.status == NudgeStatus.SENT)
-        .where(_in_range(Nudge.sent_at, start, end))
+        .where(Notification.status == NotificationStatus.SENT)
+        .where(_in_range(Notification.sent_at, start, end))
         .group_by(col(Nudge.clinician_id)),
         "nudges_sent",
     )

@@ -7,12 +7,13 @@ from datetime import datetime
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from shared.alerts.aiming import next_appointment
 from shared.alerts.service import record_silence
 from shared.db import insert_ignoring_conflict
+from shared.db.claim import claim
+from shared.db.due import find_due
 from shared.models import (
     Appointment,
     AppointmentStatus,
@@ -53,14 +54,16 @@ def schedule_invitation(session: Session, appointment_id: UUID, *, now: datetime
 
 def due_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
     """(practice id, invitation id) of invitations whose send time has come."""
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SCHEDULED)
-        .where(col(Invitation.send_at) <= now)
-        .order_by(col(Invitation.send_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "send_invitation",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SCHEDULED,
+        col(Invitation.send_at) <= now,
+        due=col(Invitation.send_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
@@ -71,13 +74,14 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
     client = session.get(Client, invitation.client_id)
     assert client is not None
     status = InvitationStatus.WITHHELD if client.opted_out_at else InvitationStatus.SENT
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SCHEDULED)
-        .values(status=status)
-    ).rowcount
-    if claimed != 1 or status is InvitationStatus.WITHHELD:
+    claimed = claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SCHEDULED,
+        status=status,
+    )
+    if not claimed or status is InvitationStatus.WITHHELD:
         return False
     session.refresh(invitation)
     timing = current_settings(session, invitation.practice_id).settings.timing
@@ -102,15 +106,17 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
 
 def due_reminders(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
     """(practice id, invitation id) of open invitations whose one reminder has come due."""
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SENT)
-        .where(col(Invitation.reminder_at) <= now)
-        .where(col(Invitation.reminded_at).is_(None))
-        .order_by(col(Invitation.reminder_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "send_reminder",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.reminder_at) <= now,
+        col(Invitation.reminded_at).is_(None),
+        due=col(Invitation.reminder_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
@@ -125,16 +131,16 @@ def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bo
         # Never due again: resuming invitations later is about future sessions.
         invitation.reminder_at = None
         return False
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SENT)
-        .where(col(Invitation.reminded_at).is_(None))
-        .where(col(Invitation.reminder_at) <= now)
-        .where(col(Invitation.expires_at) > now)
-        .values(reminded_at=now)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.reminded_at).is_(None),
+        col(Invitation.reminder_at) <= now,
+        col(Invitation.expires_at) > now,
+        reminded_at=now,
+    ):
         return False
     queue_notification(
         session,
@@ -148,25 +154,27 @@ def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bo
 
 
 def expired_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SENT)
-        .where(col(Invitation.expires_at) <= now)
-        .order_by(col(Invitation.expires_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "expire_invitation",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.expires_at) <= now,
+        due=col(Invitation.expires_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def expire_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SENT)
-        .where(col(Invitation.expires_at) <= now)
-        .values(status=InvitationStatus.EXPIRED)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.expires_at) <= now,
+        status=InvitationStatus.EXPIRED,
+    ):
         return False
     invitation = session.get(Invitation, invitation_id)
     assert invitation is not None
