@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from shared.db.claim import claim
@@ -82,4 +82,8 @@ def carried_by() -> ColumnElement[bool]:
 def delivered() -> ColumnElement[bool]:
     """A nudge is delivered when the relay accepted the email that carries it; queued,
     cancelled and failed emails do not count (figures, repair outcomes)."""
-    return exists().where(carried_by(), col(Notification.status) == NotificationStatus.SENT)
+    return (
+        select(Notification.id)
+        .where(carried_by(), col(Notification.status) == NotificationStatus.SENT)
+        .exists()
+    )

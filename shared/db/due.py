@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from shared.models import WorkFailure
@@ -31,12 +31,17 @@ def find_due(
 ) -> list[tuple[UUID, UUID]]:
     table = model.__table__  # type: ignore[attr-defined]
     (key,) = table.primary_key.columns
-    held_back = exists().where(
-        and_(
-            col(WorkFailure.job) == job,
-            col(WorkFailure.item_id) == key,
-            or_(col(WorkFailure.failed_at).is_not(None), col(WorkFailure.retry_at) > now),
+    # Selects one granted column: the system role may not read the whole row (SELECT *).
+    held_back = (
+        select(WorkFailure.id)
+        .where(
+            and_(
+                col(WorkFailure.job) == job,
+                col(WorkFailure.item_id) == key,
+                or_(col(WorkFailure.failed_at).is_not(None), col(WorkFailure.retry_at) > now),
+            )
         )
+        .exists()
     )
     query = (
         select(table.c.practice_id, key)

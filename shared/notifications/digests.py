@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists
 from sqlmodel import Session, col, select
 
 from shared.access import Principal
@@ -95,13 +94,15 @@ def digest_clinicians_with_nudges(
         "send_digest",
         NudgePreference,
         col(NudgePreference.delivery) == NudgeDelivery.DAILY_DIGEST,
-        exists().where(
+        select(Nudge.id)
+        .join(Appointment, col(Appointment.id) == col(Nudge.appointment_id))
+        .where(
             col(Nudge.clinician_id) == col(NudgePreference.account_id),
             col(Nudge.status) == NudgeStatus.PENDING,
-            col(Appointment.id) == col(Nudge.appointment_id),
             col(Appointment.starts_at) > now,
             col(Appointment.starts_at) <= now + _LOOK_AHEAD,
-        ),
+        )
+        .exists(),
         due=col(NudgePreference.checked_at).asc().nulls_first(),
         now=now,
         limit=limit,

@@ -70,11 +70,13 @@ def test_a_poisoned_invitation_is_held_back_and_every_other_one_goes_out(
 ) -> None:
     poisoned = create_practice(http, name="Broken Practice", slug="broken")
     healthy = create_practice(http, name="Harbour Counselling", slug="harbour")
-    # The poisoned practice's session ended first, so its invitation is the oldest due.
+    # The poisoned practice's session was completed first, so its invitation is the oldest due.
     poisoned.book("p-1", START - timedelta(hours=3))
     poisoned.complete("p-1")
+    clock.advance(timedelta(minutes=5))
     healthy.book("h-1", START - timedelta(hours=2))
     healthy.complete("h-1")
+    clock.advance(timedelta(minutes=5))
     healthy.book("h-2", START - timedelta(hours=1))
     healthy.complete("h-2")
     settle(stack)
