@@ -99,7 +99,7 @@ def test_answers_whose_messages_died_in_an_outage_are_evaluated_by_the_sweep(
     evaluate = stack.broker.get_actor(EVALUATE_RESPONSE)
     evaluate.options.update(max_retries=2, min_backoff=100, max_backoff=200)
     try:
-        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url) as http:
+        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
             practice = create_practice(http)
             clients = held_and_upcoming(
                 practice,
@@ -144,9 +144,7 @@ def test_answers_whose_messages_died_in_an_outage_are_evaluated_by_the_sweep(
             assert len({alert.source_key for alert in alerts}) == CLIENTS
             assert {str(alert.client_id) for alert in alerts} == {c.id for c in clients}
             unevaluated = session.exec(
-                select(func.count())
-                .select_from(Response)
-                .where(Response.evaluated_at.is_(None))  # type: ignore[union-attr]
+                select(func.count()).select_from(Response).where(Response.evaluated_at.is_(None))  # type: ignore[union-attr]
             ).one()
             assert unevaluated == 0
         # Every dead letter was said out loud, though the database could not keep it then.

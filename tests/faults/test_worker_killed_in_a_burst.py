@@ -139,11 +139,9 @@ def test_a_worker_killed_at_random_in_a_burst_loses_nothing_and_repeats_only_the
             ATTUNE_BROKER_HEARTBEAT_TIMEOUT_SECONDS="2",
         )
         stack = build_stack(config, clock=SystemClock(), namespace=env["ATTUNE_REDIS_NAMESPACE"])
-        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url) as http:
+        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
             practice = create_practice(http, slug="burst")
-        _plant_due_invitations(
-            owner_db, UUID(practice.practice_id), UUID(practice.clinician["id"])
-        )
+        _plant_due_invitations(owner_db, UUID(practice.practice_id), UUID(practice.clinician["id"]))
         running: list[subprocess.Popen[bytes]] = []
         kills: list[Kill] = []
         try:
