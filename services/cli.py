@@ -6,6 +6,7 @@ attune worker                            dramatiq workers (production mode, Redi
 attune scheduler                         the scheduler tick (due invitations, nudges, retries)
 attune demo                              the embedded mode with a seeded demo practice
 attune keys rotate-comments              re-encrypt clients' comments with the newest key
+attune work-failures                     count due work and messages that failed, by job
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.add_parser(
         "rotate-comments",
         help="re-encrypt every comment with the first key of ATTUNE_COMMENT_KEYS",
+    )
+
+    commands.add_parser(
+        "work-failures",
+        help="count failed due work and dead-lettered messages, by job (held back or failed)",
     )
 
     api = commands.add_parser("api", help="serve the HTTP API")
@@ -82,6 +88,20 @@ def main(argv: list[str] | None = None) -> None:
         moved = rotate_comments(db, CommentKeyring.from_settings(settings))
         db.dispose()
         print(f"{moved} comments re-encrypted with the newest key")
+        return
+
+    if args.command == "work-failures":
+        from shared.db import create_database
+        from shared.work.failures import failure_counts
+
+        db = create_database(settings.database_url, system_url=settings.system_database_url)
+        with db.across_practices() as session:
+            counts = failure_counts(session)
+        db.dispose()
+        for (job, state), count in sorted(counts.items()):
+            print(f"{job}\t{state}\t{count}")
+        if not counts:
+            print("no failed work")
         return
 
     if args.command == "demo":
