@@ -55,6 +55,7 @@ class TickReport:
     digests_sent: int = 0
     notifications_requeued: int = 0
     answers_evaluated_late: int = 0
+    invitations_scheduled_late: int = 0
     published: int = 0
     items_failed: int = 0  # acts that raised this tick (held back, or marked failed)
     finds_failed: int = 0  # jobs skipped this tick because their finder raised
@@ -86,6 +87,12 @@ def jobs(alive_since: datetime) -> list[Job]:
             "digests_sent",
             digests.digest_clinicians_with_nudges,
             digests.send_digest,
+        ),
+        Job(
+            "schedule_late_invitation",
+            "invitations_scheduled_late",
+            invitations.unscheduled_appointments,
+            invitations.schedule_invitation,
         ),
         Job(
             "evaluate_late_response",

@@ -3,11 +3,11 @@ unanswered."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from shared.alerts.aiming import next_appointment
 from shared.alerts.service import record_silence
@@ -49,6 +49,34 @@ def schedule_invitation(session: Session, appointment_id: UUID, *, now: datetime
             "created_at": now,
         },
         ["appointment_id"],
+    )
+
+
+# A completed session's schedule_invitation message normally runs within a second; one with
+# no invitation this long after (its message dead-lettered or lost) is scheduled by the sweep.
+# Older sessions than SCHEDULING_SWEEP_WINDOW are left alone: a survey about a session weeks
+# ago would ask about the wrong session.
+SCHEDULING_SWEEP_AFTER = timedelta(minutes=3)
+SCHEDULING_SWEEP_WINDOW = timedelta(days=2)
+
+
+def unscheduled_appointments(
+    session: Session, *, now: datetime, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """(practice id, appointment id) of recently completed sessions with no invitation."""
+    return find_due(
+        session,
+        "schedule_late_invitation",
+        Appointment,
+        col(Appointment.status) == AppointmentStatus.COMPLETED,
+        col(Appointment.completed_at) <= now - SCHEDULING_SWEEP_AFTER,
+        col(Appointment.completed_at) > now - SCHEDULING_SWEEP_WINDOW,
+        ~select(Invitation.appointment_id)
+        .where(col(Invitation.appointment_id) == col(Appointment.id))
+        .exists(),
+        due=col(Appointment.completed_at),
+        now=now,
+        limit=limit,
     )
 
 

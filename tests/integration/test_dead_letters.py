@@ -19,6 +19,7 @@ from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import PracticeSettingsVersion, Response, WorkFailure
 from shared.settings import Settings, get_settings
+from shared.survey.invitations import SCHEDULING_SWEEP_AFTER
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, settle, tick_and_settle
@@ -87,3 +88,28 @@ def test_a_dead_lettered_evaluation_is_recorded_counted_and_its_answer_swept(
     printed = capsys.readouterr().out.splitlines()
     assert f"message:{EVALUATE_RESPONSE}\tfailed\t1" in printed
     assert "evaluate_late_response\tretrying\t1" in printed
+
+
+class _Nowhere:
+    """A broker that loses every message."""
+
+    def publish(self, actor: str, args: object) -> None:
+        return None
+
+
+def test_a_completed_session_whose_message_was_lost_still_gets_its_survey(
+    stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock
+) -> None:
+    practice = create_practice(http)
+    practice.book("visit-1", clock.now() - timedelta(hours=1))
+    practice.complete("visit-1")
+    # The relay hands schedule_invitation to a broker that loses it.
+    assert tick(stack.db, clock, _Nowhere()).published == 1
+    clock.advance(SCHEDULING_SWEEP_AFTER - timedelta(seconds=1))
+    assert tick(stack.db, clock, stack.publisher).invitations_scheduled_late == 0
+    clock.advance(timedelta(seconds=2))
+    assert tick(stack.db, clock, stack.publisher).invitations_scheduled_late == 1
+    assert tick(stack.db, clock, stack.publisher).invitations_scheduled_late == 0
+    clock.advance(timedelta(hours=1))
+    tick_and_settle(stack)
+    assert len(addressed_to(sink, practice.client["email"])) == 1

@@ -12,8 +12,9 @@ Branch: issue-11-worker.
 - nudge_preference.checked_at: the digest finder serves readers in turn, none starves.
 - nudge.digest_id: which digest carried a nudge, so a nudge counts as delivered only once the
   email that carries it was accepted by the relay.
-- The system role reads what the new finders need (answers left unevaluated, heartbeats,
-  failures) and may lock, never change, the rows it finds (FOR UPDATE SKIP LOCKED).
+- The system role reads what the new finders need (answers left unevaluated, completed
+  sessions without an invitation, heartbeats, failures) and may lock, never change, the rows
+  it finds (FOR UPDATE SKIP LOCKED).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ depends_on: str | Sequence[str] | None = None
 
 # The tables the scheduler's finders lock, with their key column.
 LOCKED = {
+    "appointment": "id",
     "invitation": "id",
     "nudge": "id",
     "notification": "id",
@@ -88,6 +90,7 @@ def upgrade() -> None:
             sa.Column("checked_at", shared.db.types.UtcDateTime(timezone=True), nullable=True)
         )
     op.create_index("ix_notification_subject", "notification", ["subject_id"])
+    op.create_index("ix_appointment_completed", "appointment", ["status", "completed_at"])
     # Answers the sweep looks for (evaluated_at IS NULL) stay few: a partial index on PostgreSQL
     # and SQLite alike keeps the finder off the whole table.
     op.create_index(
@@ -114,6 +117,8 @@ def upgrade() -> None:
             f"GRANT SELECT (claimed_by) ON notification TO {SYSTEM_ROLE}",
             f"GRANT SELECT (digest_id) ON nudge TO {SYSTEM_ROLE}",
             f"GRANT SELECT (practice_id, checked_at) ON nudge_preference TO {SYSTEM_ROLE}",
+            f"GRANT SELECT (practice_id, status, completed_at) ON appointment TO {SYSTEM_ROLE}",
+            f"GRANT SELECT (appointment_id) ON invitation TO {SYSTEM_ROLE}",
         ]
     )
     for table, key in LOCKED.items():
@@ -129,6 +134,9 @@ def downgrade() -> None:
                 f"REVOKE SELECT (claimed_by) ON notification FROM {SYSTEM_ROLE}",
                 f"REVOKE SELECT (digest_id) ON nudge FROM {SYSTEM_ROLE}",
                 f"REVOKE SELECT (practice_id, checked_at) ON nudge_preference FROM {SYSTEM_ROLE}",
+                f"REVOKE SELECT (practice_id, status, completed_at) ON appointment "
+                f"FROM {SYSTEM_ROLE}",
+                f"REVOKE SELECT (appointment_id) ON invitation FROM {SYSTEM_ROLE}",
             ]
         )
         _run(revoke_system_reads("response"))
@@ -136,6 +144,7 @@ def downgrade() -> None:
         _run(disable_tenant_rls("work_failure"))
     op.drop_index("ix_response_unevaluated", table_name="response")
     op.drop_index("ix_notification_subject", table_name="notification")
+    op.drop_index("ix_appointment_completed", table_name="appointment")
     with op.batch_alter_table("nudge_preference", schema=None) as batch_op:
         batch_op.drop_column("checked_at")
     with op.batch_alter_table("nudge", schema=None) as batch_op:
