@@ -29,7 +29,7 @@ from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.survey import invitations
 from shared.work.failures import record_failure
-from shared.work.heartbeats import stale_after
+from shared.work.heartbeats import forget_dead, stale_after
 
 log = structlog.get_logger("attune.scheduler")
 BATCH = 200
@@ -169,11 +169,16 @@ def tick(
     """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
     workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
     now = clock.now()
-    alive_since = (wall_clock or SystemClock()).now() - heartbeat_stale
+    wall_now = (wall_clock or SystemClock()).now()
+    alive_since = wall_now - heartbeat_stale
     report = TickReport()
     for job in jobs(alive_since):
         _run(db, now, job, report, batch)
-    # Housekeeping (retention purges) belongs here, after the due work and before the relay.
+    # Housekeeping (retention purges belong here too), after the due work, before the relay.
+    try:
+        forget_dead(db, now=wall_now)
+    except Exception:
+        log.warning("scheduler.housekeeping_failed", exc_info=True)
     # The broker being away ends the tick here (run_forever logs it and tries again): the
     # work done above is committed, its events wait in the outbox.
     report.published = relay(db, publisher, clock)

@@ -131,12 +131,10 @@ def deliver(
             if not relay_took_it.is_set():
                 raise
             # The relay took it and recording it failed (the database went away): below.
-    if not relay_took_it.is_set():
-        # A mailer that returned without calling back was still accepted.
-        relay_took_it.set()
     if not record.info.get("finished"):
-        # Try again in fresh transactions for a few seconds before leaving the claim to the
-        # sweep, which would send it a second time.
+        # Recording failed (or the mailer returned without calling back): try again in fresh
+        # transactions for a few seconds before leaving the claim to the sweep, which would
+        # send it a second time.
         _record_sent_again(db, worker_id, practice_id, notification_id, clock, message_id)
     return Outcome.SENT
 

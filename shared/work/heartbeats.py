@@ -47,6 +47,21 @@ def retire(db: Database, worker_id: UUID) -> None:
         session.execute(delete(WorkerHeartbeat).where(col(WorkerHeartbeat.id) == worker_id))
 
 
+# A killed worker never retires its row; the scheduler forgets rows this old.
+FORGET_AFTER = timedelta(days=1)
+
+
+def forget_dead(db: Database, *, now: datetime) -> int:
+    """Drop the rows of workers silent for FORGET_AFTER (wall-clock `now`); their claims were
+    handed back long before."""
+    with db.transaction() as session:
+        return int(
+            session.execute(
+                delete(WorkerHeartbeat).where(col(WorkerHeartbeat.beat_at) < now - FORGET_AFTER)
+            ).rowcount  # type: ignore[attr-defined]
+        )
+
+
 class HeartbeatThread:
     """Beats in wall-clock time (SystemClock unless a test gives another): liveness is about
     real seconds, whatever clock the schedules run on."""
