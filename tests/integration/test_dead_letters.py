@@ -3,27 +3,27 @@ forgotten: the answer's evaluation is held back by the sweep with the same bound
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
 from uuid import UUID
 
 import httpx
-import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.bootstrap import Stack
-from services.cli import main
 from services.worker.scheduler import tick
 from shared.alerts.service import EVALUATION_SWEEP_AFTER
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import PracticeSettingsVersion, Response, WorkFailure
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.survey.invitations import SCHEDULING_SWEEP_AFTER
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, settle, tick_and_settle
 from tests.support.practice import create_practice
+from tests.support.processes import ATTUNE, REPO, environment
 
 LOW = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
 
@@ -34,8 +34,6 @@ def test_a_dead_lettered_evaluation_is_recorded_counted_and_its_answer_swept(
     sink: MailSink,
     clock: ManualClock,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     evaluate = stack.broker.get_actor(EVALUATE_RESPONSE)
     evaluate.options.update(max_retries=1, min_backoff=10, max_backoff=20)
@@ -77,15 +75,17 @@ def test_a_dead_lettered_evaluation_is_recorded_counted_and_its_answer_swept(
     assert (report.answers_evaluated_late, report.items_failed) == (0, 1)
     assert tick(stack.db, clock, stack.publisher).items_failed == 0  # held back, not first
 
-    monkeypatch.setenv("ATTUNE_DATABASE_URL", settings.database_url)
-    if settings.system_database_url:
-        monkeypatch.setenv("ATTUNE_SYSTEM_DATABASE_URL", settings.system_database_url)
-    get_settings.cache_clear()
-    try:
-        main(["work-failures"])
-    finally:
-        get_settings.cache_clear()
-    printed = capsys.readouterr().out.splitlines()
+    # What an operator runs: the real command, in its own process.
+    counted = subprocess.run(
+        [*ATTUNE, "work-failures"],
+        env=environment(settings),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    printed = counted.stdout.splitlines()
     assert f"message:{EVALUATE_RESPONSE}\tfailed\t1" in printed
     assert "evaluate_late_response\tretrying\t1" in printed
 
