@@ -98,7 +98,12 @@ def test_json_nested_ten_thousand_deep_is_a_400(
     ],
 )
 def test_a_moment_must_be_zoned_text_within_range(
-    stack: Stack, http: httpx.Client, practice: PracticeFixture, field: str, value: object, words: str
+    stack: Stack,
+    http: httpx.Client,
+    practice: PracticeFixture,
+    field: str,
+    value: object,
+    words: str,
 ) -> None:
     body: dict[str, object] = {
         "client_id": practice.client["id"],
