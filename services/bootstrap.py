@@ -53,6 +53,7 @@ class Stack:
             kwargs={
                 "interval": self.settings.scheduler_interval_seconds,
                 "stop": self.stop_event,
+                "retention": self.settings.retention,
             },
             name="scheduler",
             daemon=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -19,6 +19,7 @@ from shared.clock import Clock
 from shared.db import Database
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
+from shared.retention import DEFAULT_RETENTION, purge_expired
 from shared.survey import invitations
 
 log = structlog.get_logger("attune.scheduler")
@@ -52,7 +53,9 @@ def _each_due(
     return done
 
 
-def tick(db: Database, clock: Clock, publisher: Publisher) -> TickReport:
+def tick(
+    db: Database, clock: Clock, publisher: Publisher, *, retention: timedelta = DEFAULT_RETENTION
+) -> TickReport:
     now = clock.now()
     report = TickReport(
         invitations_sent=_each_due(
@@ -69,17 +72,24 @@ def tick(db: Database, clock: Clock, publisher: Publisher) -> TickReport:
         db, now, delivery.stuck_notifications, delivery.release_notification
     ) + _each_due(db, now, delivery.due_notifications, delivery.requeue_notification)
     report.published = relay(db, publisher, clock)
+    purge_expired(db, now=now, keep=retention)
     if any(vars(report).values()):
         log.info("scheduler.tick", **vars(report))
     return report
 
 
 def run_forever(
-    db: Database, clock: Clock, publisher: Publisher, *, interval: float, stop: threading.Event
+    db: Database,
+    clock: Clock,
+    publisher: Publisher,
+    *,
+    interval: float,
+    stop: threading.Event,
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> None:
     while not stop.is_set():
         try:
-            tick(db, clock, publisher)
+            tick(db, clock, publisher, retention=retention)
         except Exception:
             # A database or broker outage must not end the loop: the next tick tries again.
             log.exception("scheduler.tick_failed")
