@@ -20,6 +20,7 @@ from services.api.methods import options_and_head
 from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
 from services.api.openapi_types import TimeOfDaySchema
+from services.api.pagination import provide_page
 from services.api.rate_limit import build_rate_limiter, rate_limited
 from services.api.routes.account_pages import AccountPageController
 from services.api.routes.accounts import AccountController, AuthController
@@ -84,6 +85,8 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            # Every list route's cursor and page size (services/api/pagination.py).
+            "page": Provide(provide_page, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(
