@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 MOMENTS = {
     "access_token": ["expires_at"],
-    "account_link": ["expires_at", "used_at"],
+    "account_link": ["id", "expires_at", "used_at"],
     "auth_session": ["expires_at", "revoked_at"],
 }
 INDEXES = {
