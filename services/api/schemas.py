@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from shared.clock import EARLIEST_MOMENT, LATEST_MOMENT
 from shared.models import Role
 
 
@@ -26,12 +27,6 @@ def _known_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r}") from None
     return value
-
-
-# Moments the scheduling arithmetic can add days and hours to without leaving the calendar:
-# anything outside is a typo (year 20026) or a number read as seconds since 1970.
-EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _written_as_text(value: Any) -> Any:
