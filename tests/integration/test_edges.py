@@ -230,3 +230,19 @@ def test_every_error_answer_is_dressed_and_logged_like_a_success(
         assert line["status"] == status, line
     assert logged[answers[404].headers["x-request-id"]]["route"] == "unmatched"
     assert logged[answers[401].headers["x-request-id"]]["route"] == "/api/v1/me"
+
+
+@pytest.mark.parametrize(
+    ("first_day", "last_day", "field"),
+    [("2026-01-01", "9999-12-31", "last_day"), ("0001-01-01", "0001-01-02", "first_day")],
+)
+def test_a_day_out_of_range_is_a_422_on_figures(
+    http: httpx.Client, practice: PracticeFixture, first_day: str, last_day: str, field: str
+) -> None:
+    response = http.get(
+        "/api/v1/figures",
+        params={"first_day": first_day, "last_day": last_day},
+        headers=practice.as_owner(),
+    )
+    body = problem(response, 422)
+    assert body["field"] == field and "out of range" in body["detail"]
