@@ -70,6 +70,7 @@ class Stack:
                 "interval": self.settings.scheduler_interval_seconds,
                 "stop": self.stop_event,
                 "heartbeat_stale": stale_after(self.settings.worker_heartbeat_seconds),
+                "retention": self.settings.retention,
             },
             name="scheduler",
             daemon=True,

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     api = commands.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRESSES",
+        help="reverse proxies whose X-Forwarded-For is believed (addresses or networks, "
+        "comma-separated; default ATTUNE_TRUSTED_PROXIES, none)",
+    )
 
     worker = commands.add_parser("worker", help="run dramatiq workers on the Redis broker")
     worker.add_argument("--threads", type=int, default=4)
@@ -60,6 +66,12 @@ def _require_production(settings: Settings, command: str) -> None:
         sys.exit(
             f"attune {command} runs beside other processes and needs ATTUNE_REDIS_URL; "
             "for a single process with everything in it, use `attune demo`."
+        )
+    problems = settings.production_problems()
+    if problems:
+        sys.exit(
+            f"attune {command} will not start in production mode with these settings:\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
         )
 
 
@@ -112,6 +124,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.bootstrap import build_stack, smtp_mailer, wait_for_signal
 
+    if args.command == "api" and args.trusted_proxies is not None:
+        try:
+            settings = Settings.model_validate(
+                {**settings.model_dump(), "trusted_proxies": args.trusted_proxies}
+            )
+        except ValueError as wrong:
+            sys.exit(f"attune api --trusted-proxies: {wrong}")
     _require_production(settings, args.command)
     stack = build_stack(settings)
     try:
@@ -122,7 +141,11 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         stack.start_relay()
-        uvicorn.run(stack.api(), host=args.host, port=args.port, access_log=False)
+        # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
+        # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
+        uvicorn.run(
+            stack.api(), host=args.host, port=args.port, access_log=False, proxy_headers=False
+        )
     elif args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
         wait_for_signal()

@@ -27,6 +27,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import Database
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
+from shared.retention import DEFAULT_RETENTION, purge_expired
 from shared.survey import invitations
 from shared.work.failures import record_failure
 from shared.work.heartbeats import forget_dead, stale_after
@@ -165,6 +166,7 @@ def tick(
     batch: int = BATCH,
     heartbeat_stale: timedelta = stale_after(5.0),
     wall_clock: Clock | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> TickReport:
     """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
     workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
@@ -174,11 +176,16 @@ def tick(
     report = TickReport()
     for job in jobs(alive_since):
         _run(db, now, job, report, batch)
-    # Housekeeping (retention purges belong here too), after the due work, before the relay.
-    try:
-        forget_dead(db, now=wall_now)
-    except Exception:
-        log.warning("scheduler.housekeeping_failed", exc_info=True)
+    # Housekeeping, after the due work, before the relay; each step on its own, so one
+    # failing does not stop the other.
+    for step, run in (
+        ("forget_dead_workers", lambda: forget_dead(db, now=wall_now)),
+        ("purge_expired", lambda: purge_expired(db, now=now, keep=retention)),
+    ):
+        try:
+            run()
+        except Exception:
+            log.warning("scheduler.housekeeping_failed", step=step, exc_info=True)
     # The broker being away ends the tick here (run_forever logs it and tries again): the
     # work done above is committed, its events wait in the outbox.
     report.published = relay(db, publisher, clock)
@@ -196,10 +203,11 @@ def run_forever(
     interval: float,
     stop: threading.Event,
     heartbeat_stale: timedelta = stale_after(5.0),
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> None:
     while not stop.is_set():
         try:
-            tick(db, clock, publisher, heartbeat_stale=heartbeat_stale)
+            tick(db, clock, publisher, heartbeat_stale=heartbeat_stale, retention=retention)
         except Exception:
             # A database or broker outage must not end the loop: the next tick tries again.
             log.exception("scheduler.tick_failed")

@@ -37,6 +37,7 @@ from shared.models import (
     RepairOutcome,
     Response,
 )
+from shared.pagination import Order, Page, PageRequest, paginate
 from shared.practice.service import current_settings
 from shared.practice.settings import DipRules
 
@@ -249,7 +250,8 @@ def list_alerts(
     client_id: UUID | None = None,
     now: datetime,
     held: bool | None = None,
-) -> list[Alert]:
+    page: PageRequest = PageRequest(),
+) -> Page[Alert]:
     query = scoped(select(Alert), Alert, principal)
     if held is not None:
         # Held: open, and no upcoming appointment to aim its nudge at.
@@ -263,7 +265,12 @@ def list_alerts(
         query = query.where(Alert.clinician_id == clinician_id)
     if client_id is not None:
         query = query.where(Alert.client_id == client_id)
-    found = list(session.exec(query.order_by(col(Alert.created_at).desc())).all())
+    found = paginate(
+        session,
+        query,
+        page,
+        [Order(col(Alert.created_at), descending=True), Order(col(Alert.id), descending=True)],
+    )
     audit.record(
         session,
         principal,
@@ -271,8 +278,8 @@ def list_alerts(
         at=now,
         # Only a client the caller can see: an id guessed from another practice (or another
         # clinician's caseload) finds nothing and must not be written into this log.
-        client_id=client_id if found else None,
-        count=len(found),
+        client_id=client_id if found.items else None,
+        count=len(found.items),
     )
     return found
 

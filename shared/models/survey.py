@@ -53,6 +53,7 @@ class AccessToken(SQLModel, table=True):
     """A link sent by email. Only the SHA-256 of the token is stored."""
 
     __tablename__ = "access_token"
+    __table_args__ = (Index("ix_access_token_expires", "expires_at"),)
 
     token_hash: str = Field(primary_key=True, max_length=64)
     practice_id: UUID = practice_field()

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from shared.access import Principal, require_owner
 from shared.alerts.nudges import carried_by, delivered
+from shared.clock import EARLIEST_MOMENT, LATEST_MOMENT
 from shared.errors import Invalid
 from shared.models import (
     Account,
@@ -136,6 +137,13 @@ def practice_figures(
 ) -> PracticeFigures:
     """Figures for the days first_day to last_day inclusive, in the practice's time zone."""
     require_owner(principal)
+    for name, day in (("first_day", first_day), ("last_day", last_day)):
+        if not EARLIEST_MOMENT.date() <= day < LATEST_MOMENT.date():
+            raise Invalid(
+                f"{day.isoformat()} is out of range: a day must fall between "
+                f"{EARLIEST_MOMENT.year} and {LATEST_MOMENT.year - 1}.",
+                field=name,
+            )
     if last_day < first_day:
         raise Invalid("The range must end on or after the day it starts.", field="last_day")
     if (last_day - first_day).days + 1 > MAX_RANGE_DAYS:

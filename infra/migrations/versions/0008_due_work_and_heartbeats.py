@@ -1,7 +1,7 @@
 """due work that fails is retried then marked failed; worker heartbeats; delivered nudges
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 
 Branch: issue-11-worker.
 
@@ -35,8 +35,8 @@ from shared.db.row_security import (
     revoke_system_reads,
 )
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
