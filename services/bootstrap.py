@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from dataclasses import dataclass, field
+from uuid import uuid4
 
 from dramatiq import Broker, Worker
 from litestar import Litestar
@@ -23,6 +24,7 @@ from shared.notifications.delivery import Mailer
 from shared.outbox import Publisher, relay, unpublished_count
 from shared.privacy.encryption import CommentKeyring, install_keyring
 from shared.settings import Settings
+from shared.work.heartbeats import HeartbeatThread, stale_after
 
 
 @dataclass
@@ -37,10 +39,24 @@ class Stack:
     workers: list[Worker] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     relay: RelayThread | None = None
+    heartbeat: HeartbeatThread | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def start_workers(self, mailer: Mailer, *, count: int = 1, threads: int = 2) -> None:
-        install(Runtime(settings=self.settings, db=self.db, clock=self.clock, mailer=mailer))
+        # One heartbeat per process: its claims are handed back seconds after it dies.
+        self.heartbeat = HeartbeatThread(
+            self.db, uuid4(), every=self.settings.worker_heartbeat_seconds
+        )
+        self.heartbeat.start()
+        install(
+            Runtime(
+                settings=self.settings,
+                db=self.db,
+                clock=self.clock,
+                mailer=mailer,
+                worker_id=self.heartbeat.worker_id,
+            )
+        )
         for _ in range(count):
             worker = Worker(self.broker, worker_threads=threads, worker_timeout=100)
             worker.start()
@@ -53,6 +69,8 @@ class Stack:
             kwargs={
                 "interval": self.settings.scheduler_interval_seconds,
                 "stop": self.stop_event,
+                "heartbeat_stale": stale_after(self.settings.worker_heartbeat_seconds),
+                "retention": self.settings.retention,
             },
             name="scheduler",
             daemon=True,
@@ -90,6 +108,8 @@ class Stack:
             thread.join(timeout=10)
         for worker in self.workers:
             worker.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         self.broker.close()
         self.db.dispose()
 

@@ -6,6 +6,7 @@ attune worker                            dramatiq workers (production mode, Redi
 attune scheduler                         the scheduler tick (due invitations, nudges, retries)
 attune demo                              the embedded mode with a seeded demo practice
 attune keys rotate-comments              re-encrypt clients' comments with the newest key
+attune work-failures                     count due work and messages that failed, by job
 """
 
 from __future__ import annotations
@@ -34,9 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt every comment with the first key of ATTUNE_COMMENT_KEYS",
     )
 
+    commands.add_parser(
+        "work-failures",
+        help="count failed due work and dead-lettered messages, by job (held back or failed)",
+    )
+
     api = commands.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRESSES",
+        help="reverse proxies whose X-Forwarded-For is believed (addresses or networks, "
+        "comma-separated; default ATTUNE_TRUSTED_PROXIES, none)",
+    )
 
     worker = commands.add_parser("worker", help="run dramatiq workers on the Redis broker")
     worker.add_argument("--threads", type=int, default=4)
@@ -54,6 +66,12 @@ def _require_production(settings: Settings, command: str) -> None:
         sys.exit(
             f"attune {command} runs beside other processes and needs ATTUNE_REDIS_URL; "
             "for a single process with everything in it, use `attune demo`."
+        )
+    problems = settings.production_problems()
+    if problems:
+        sys.exit(
+            f"attune {command} will not start in production mode with these settings:\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
         )
 
 
@@ -84,6 +102,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{moved} comments re-encrypted with the newest key")
         return
 
+    if args.command == "work-failures":
+        from shared.db import create_database
+        from shared.work.failures import failure_counts
+
+        db = create_database(settings.database_url, system_url=settings.system_database_url)
+        with db.across_practices() as session:
+            counts = failure_counts(session)
+        db.dispose()
+        for (job, state), count in sorted(counts.items()):
+            print(f"{job}\t{state}\t{count}")
+        if not counts:
+            print("no failed work")
+        return
+
     if args.command == "demo":
         from services.demo import run_demo
 
@@ -92,6 +124,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.bootstrap import build_stack, smtp_mailer, wait_for_signal
 
+    if args.command == "api" and args.trusted_proxies is not None:
+        try:
+            settings = Settings.model_validate(
+                {**settings.model_dump(), "trusted_proxies": args.trusted_proxies}
+            )
+        except ValueError as wrong:
+            sys.exit(f"attune api --trusted-proxies: {wrong}")
     _require_production(settings, args.command)
     stack = build_stack(settings)
     try:
@@ -102,7 +141,11 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         stack.start_relay()
-        uvicorn.run(stack.api(), host=args.host, port=args.port, access_log=False)
+        # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
+        # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
+        uvicorn.run(
+            stack.api(), host=args.host, port=args.port, access_log=False, proxy_headers=False
+        )
     elif args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
         wait_for_signal()

@@ -6,6 +6,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+# The span of moments Attune schedules and reports on: far enough either way for any real
+# appointment, near enough that adding days and hours in any zone stays inside the calendar.
+# Anything outside is a typo (year 20026) or a number read as seconds since 1970.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

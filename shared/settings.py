@@ -6,12 +6,17 @@ Setting ATTUNE_DATABASE_URL and ATTUNE_REDIS_URL switches to the production mode
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The secret the embedded mode runs with; production refuses to start with it.
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -29,10 +34,17 @@ class Settings(BaseSettings):
 
     # Public address of the API, used in links inside emails.
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = Field(default="dev-only-secret-change-me", repr=False)
+    secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
     # Fernet keys for clients' comments, comma-separated, newest first: new comments use the
     # first, any of them reads. Unset, one key is derived from secret_key (README, "Keys").
     comment_keys: str = Field(default="", repr=False)
+    # Production refuses an http:// base_url (links in emails are credentials) unless this
+    # says the installation is reachable only on a private network.
+    private_network: bool = False
+    # The reverse proxies in front of `attune api` (addresses or networks, comma-separated,
+    # e.g. "10.0.0.5,10.1.0.0/16"). Only a request from one of them has its X-Forwarded-For
+    # believed, so rate limits count the real client and not the proxy.
+    trusted_proxies: str = ""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -57,7 +69,60 @@ class Settings(BaseSettings):
     # these defaults.
     rate_limits: dict[str, tuple[int, int]] = Field(default_factory=dict)
     scheduler_interval_seconds: float = 2.0
+    # Each worker process stamps its heartbeat row this often; three missed beats and its
+    # claimed emails are handed back (shared.work.heartbeats).
+    worker_heartbeat_seconds: float = 5.0
+    # Redis: a worker process silent this long is dead, and its unacknowledged messages go
+    # back on the queue (dramatiq's own heartbeat; its default is 60 s).
+    broker_heartbeat_timeout_seconds: float = 15.0
+    # How long the scheduler keeps what is done with: published outbox events, used or
+    # expired links (survey, unsubscribe, reset, invitation) and ended sign-ins.
+    retention_days: int = Field(default=30, ge=1, le=3650)
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"ATTUNE_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IpNetwork, ...]:
+        return tuple(ipaddress.ip_network(e, strict=False) for e in _entries(self.trusted_proxies))
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe to serve real clients with, each naming the
+        setting to fix; empty in the embedded mode, which is for trying Attune out."""
+        if self.embedded:
+            return []
+        problems = []
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "ATTUNE_SECRET_KEY is the built-in default or shorter than 32 characters: set "
+                "a long random value (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if not _entries(self.comment_keys):
+            problems.append(
+                "ATTUNE_COMMENT_KEYS is not set: clients' comments would be encrypted with a key "
+                "derived from the secret key; set one or more Fernet keys (README, Keys)"
+            )
+        if not self.base_url.startswith("https://") and not self.private_network:
+            problems.append(
+                f"ATTUNE_BASE_URL is {self.base_url!r}: links in emails are credentials and "
+                "must use https://; if this installation is reachable only on a private "
+                "network, say so with ATTUNE_PRIVATE_NETWORK=true"
+            )
+        return problems
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -82,6 +147,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _entries(listed: str) -> list[str]:
+    return [entry.strip() for entry in listed.split(",") if entry.strip()]
 
 
 @lru_cache

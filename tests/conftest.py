@@ -128,6 +128,8 @@ def settings(
         smtp_security="none",
         base_url="http://attune.test",
         mail_from_address="feedback@attune.example",
+        # Long enough for production mode, which the processes tests start.
+        secret_key="attune-test-secret-long-enough-for-production-mode",
         # Rate-limit counters in Redis must not carry over from one test to the next.
         redis_namespace=f"attune-test-{uuid.uuid4().hex[:8]}",
         # Tests jump the clock by hours between a sign-in and its use; only the absolute

@@ -249,6 +249,7 @@ def test_environment_selects_production_mode(app_services, services, monkeypatch
     settings = Settings()
 
     assert not settings.embedded, "compose must use Redis, not the in-process broker"
+    assert settings.production_problems() == [], "the processes would refuse to start"
     assert not settings.is_sqlite, "compose must use PostgreSQL"
 
     db = urlsplit(settings.database_url)

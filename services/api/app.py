@@ -22,6 +22,8 @@ from services.api.auth import (
 )
 from services.api.context import ApiContext, provide_context, provide_principal
 from services.api.errors import EXCEPTION_HANDLERS
+from services.api.methods import options_and_head
+from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
 from services.api.openapi_types import TimeOfDaySchema
 from services.api.pages.clinician import ClinicianPages
@@ -34,6 +36,7 @@ from services.api.pages.owner import OwnerPages
 from services.api.pages.practice.records import RecordPages
 from services.api.pages.practice.settings import SettingsPages
 from services.api.pages.signin import SignInPages
+from services.api.pagination import provide_page
 from services.api.rate_limit import build_rate_limiter, rate_limited
 from services.api.routes.account_pages import AccountPageController
 from services.api.routes.accounts import AccountController, AuthController
@@ -98,7 +101,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
 
         handlers.append(DevMailController)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         state=State(
             {
@@ -112,10 +115,10 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            # Every list route's cursor and page size (services/api/pagination.py).
+            "page": Provide(provide_page, sync_to_thread=False),
         },
         middleware=[
-            request_logging,
-            security_headers(https=context.settings.base_url.startswith("https://")),
             csrf_middleware(context.settings),
             DefineMiddleware(
                 TokenAuthenticationMiddleware, exclude_from_auth_key="public", exclude=["^/schema"]
@@ -142,3 +145,12 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         logging_config=None,
         debug=False,
     )
+    # Outside Litestar's routing, guards and authentication, so that every answer (a 401 from
+    # the authentication middleware, a 404 or 405 from the router, an OPTIONS, a HEAD, and any
+    # route added later) gets the request id, the security headers and its log line with its
+    # real status.
+    with_headers = security_headers(https=context.settings.base_url.startswith("https://"))
+    app.asgi_handler = request_logging(
+        with_headers(refuse_nul_text(options_and_head(app, app.asgi_handler)))
+    )
+    return app

@@ -99,6 +99,16 @@ def on_database_unavailable(_: Request, exc: Exception) -> Response[dict[str, An
     return response
 
 
+def on_recursion(request: Request, exc: RecursionError) -> Response[dict[str, Any]]:
+    # The JSON decoder (msgspec) refuses to go deeper than Python's recursion limit, with these
+    # words; no body of ours nests more than a handful of levels.
+    if "deserializ" in str(exc):
+        return _body(
+            400, "The request body is nested too deeply: no Attune request nests that far."
+        )
+    return on_unexpected(request, exc)
+
+
 def on_unexpected(_: Request, exc: Exception) -> Response[dict[str, Any]]:
     log.error("request.failed", error=type(exc).__name__, exc_info=exc)
     return _body(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
@@ -167,6 +177,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
         ValidationError: on_pydantic_error,
         HTTPException: on_http_exception,
         DBAPIError: on_database_unavailable,
+        RecursionError: on_recursion,
         Exception: on_unexpected,
     }.items()
 }

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from litestar.connection import ASGIConnection
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 
 from services.api.context import context_of
 from shared.ratelimit import MemoryCounter, RateLimited, RateLimiter, RedisCounter
-from shared.settings import Settings
+from shared.settings import IpNetwork, Settings
 
 
 def build_rate_limiter(settings: Settings) -> RateLimiter:
@@ -21,9 +23,40 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
 
 
 def client_address(connection: ASGIConnection) -> str:
-    # The socket's peer. Behind a proxy, run uvicorn with --forwarded-allow-ips so this is the
-    # client's address and not the proxy's.
-    return connection.client.host if connection.client else "unknown"
+    """The address a rate limit counts: the socket's peer, unless that peer is one of the
+    trusted proxies (ATTUNE_TRUSTED_PROXIES, `attune api --trusted-proxies`); then the
+    nearest address in X-Forwarded-For that is not a trusted proxy itself."""
+    peer = connection.client.host if connection.client else "unknown"
+    trusted = context_of(connection).settings.trusted_proxy_networks  # type: ignore[arg-type]
+    return real_client(peer, connection.headers.getall("x-forwarded-for", []), trusted)
+
+
+def real_client(peer: str, forwarded_for: list[str], trusted: tuple[IpNetwork, ...]) -> str:
+    # Read right to left: each trusted proxy appends the address it got the request from, so
+    # everything left of the first untrusted address is whatever the client chose to send.
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    chain = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(chain):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return chain[0] if chain else peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(text: str, trusted: tuple[IpNetwork, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
 
 
 def enforce(connection: ASGIConnection, bucket: str, identity: str) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
+from shared.clock import EARLIEST_MOMENT, LATEST_MOMENT
 from shared.models import Role
 
 
@@ -20,8 +29,33 @@ def _known_zone(value: str) -> str:
     return value
 
 
+def _written_as_text(value: Any) -> Any:
+    # Pydantic would read 12345 or 1e10 as seconds since 1970: a number is never what an
+    # appointment system means by a moment.
+    if not isinstance(value, str | datetime):
+        raise ValueError(
+            "a moment is text in ISO 8601 with its time zone, e.g. 2026-03-02T09:00:00Z, "
+            f"not {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_MOMENT <= value < LATEST_MOMENT:
+        raise ValueError(
+            f"{value.isoformat()} is out of range: a moment must fall between "
+            f"{EARLIEST_MOMENT.year} and {LATEST_MOMENT.year - 1}"
+        )
+    return value
+
+
 TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
-Moment = AwareDatetime
+Moment = Annotated[
+    AwareDatetime,
+    BeforeValidator(_written_as_text),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class Body(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 BASE_HEADERS = (
@@ -22,7 +24,7 @@ FRAMING_POLICY = b"frame-ancestors 'none'"
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
-def security_headers(*, https: bool) -> object:
+def security_headers(*, https: bool) -> Callable[[ASGIApp], ASGIApp]:
     def middleware_factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":

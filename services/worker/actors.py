@@ -23,6 +23,7 @@ from shared.notifications.delivery import deliver
 from shared.notifications.queue import DELIVER_NOTIFICATION
 from shared.survey import invitations
 from shared.survey.responses import EVALUATE_RESPONSE
+from shared.work.failures import record_failure
 
 log = structlog.get_logger("attune.worker")
 QUEUE = "attune"
@@ -53,6 +54,7 @@ def deliver_notification(practice_id: str, notification_id: str) -> None:
         runtime.settings,
         UUID(practice_id),
         UUID(notification_id),
+        worker_id=runtime.worker_id,
     )
     log.info("notification.delivery", notification_id=notification_id, outcome=outcome.value)
 
@@ -82,7 +84,49 @@ def _in_practice(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+class DeadLetters(dramatiq.Middleware):
+    """A message the broker gives up on (retries or age limit spent) is logged and recorded as
+    a failed piece of work (shared.work.failures, job "message:<actor>"), so it is counted
+    (`attune work-failures`) instead of vanishing into the broker's dead-letter queue. When the
+    database is what failed, the record fails too and the log line is what remains; the
+    scheduler's sweeps bring the work itself back (answers: alerts.unevaluated_responses,
+    emails: delivery.due_notifications)."""
+
+    def after_nack(self, broker: Broker, message: dramatiq.MessageProxy) -> None:
+        args = [str(a) for a in message.args]
+        facts = {
+            "actor": message.actor_name,
+            "message_id": message.message_id,
+            "retries": message.options.get("retries", 0),
+        }
+        try:
+            practice_id, item_id = UUID(args[0]), UUID(args[-1])
+        except (IndexError, ValueError):
+            log.error("message.dead_lettered", **facts, recorded=False)
+            return
+        try:
+            runtime = current()
+            record_failure(
+                runtime.db,
+                practice_id,
+                f"message:{message.actor_name}",
+                item_id,
+                _GaveUp(),
+                now=runtime.clock.now(),
+                final=True,
+            )
+        except Exception:
+            log.error("message.dead_lettered", **facts, item_id=str(item_id), recorded=False)
+            return
+        log.error("message.dead_lettered", **facts, item_id=str(item_id), recorded=True)
+
+
+class _GaveUp(Exception):
+    """What a dead letter's failure row names: the broker ran out of retries."""
+
+
 def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
+    broker.add_middleware(DeadLetters())
     return {
         name: dramatiq.actor(
             _in_practice(function),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from shared.clock import Clock
 from shared.db import Database
@@ -16,6 +17,8 @@ class Runtime:
     db: Database
     clock: Clock
     mailer: Mailer
+    # This process's heartbeat row (shared.work.heartbeats): its claims name it.
+    worker_id: UUID | None = None
 
 
 _current: Runtime | None = None

@@ -1,28 +1,50 @@
 """The scheduler tick: long waits live in the database, and this finds what has come due.
 
-Each item is claimed with a conditional update in its own transaction, so several scheduler
-replicas can tick at once without doing anything twice.
+Every job is a pair: a finder (across practices, through shared.db.due.find_due: ordered,
+batched, SKIP LOCKED) and an act, a conditional claim in the item's own practice and its own
+transaction, so several scheduler replicas can tick at once without doing anything twice.
+
+Each item stands alone: one that raises is logged, held back with a growing delay and marked
+failed after shared.work.failures.MAX_TRIES (shared.work.failures), and the tick goes on with
+every other item, job and practice. A job whose finder fails (the database is away) is
+skipped this tick, and the next tick tries again.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
 
 from shared.alerts import nudges
-from shared.clock import Clock
+from shared.alerts import service as alerts
+from shared.clock import Clock, SystemClock
 from shared.db import Database
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
+from shared.retention import DEFAULT_RETENTION, purge_expired
 from shared.survey import invitations
+from shared.work.failures import record_failure
+from shared.work.heartbeats import forget_dead, stale_after
 
 log = structlog.get_logger("attune.scheduler")
 BATCH = 200
+
+Finder = Callable[..., list[tuple[UUID, UUID]]]
+Act = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str  # the name its finder holds failures under (shared.db.due.find_due)
+    report: str  # the TickReport field that counts what it did
+    find: Finder
+    act: Act
 
 
 @dataclass
@@ -33,53 +55,159 @@ class TickReport:
     nudges_sent: int = 0
     digests_sent: int = 0
     notifications_requeued: int = 0
+    answers_evaluated_late: int = 0
+    invitations_scheduled_late: int = 0
     published: int = 0
+    items_failed: int = 0  # acts that raised this tick (held back, or marked failed)
+    finds_failed: int = 0  # jobs skipped this tick because their finder raised
+    failures: list[str] = field(default_factory=list)  # "job:item id" of each
 
 
-def _each_due(
-    db: Database,
-    now: datetime,
-    find: Callable[..., list[tuple[UUID, UUID]]],
-    act: Callable[..., bool],
-) -> int:
-    # Only the finding crosses practices; each act runs as its own practice.
-    with db.across_practices() as session:
-        due = find(session, now=now, limit=BATCH)
+def jobs(alive_since: datetime) -> list[Job]:
+    """In order: what is due to clients and clinicians first, then the sweeps that put lost
+    work back."""
+    return [
+        Job(
+            "send_invitation",
+            "invitations_sent",
+            invitations.due_invitations,
+            invitations.send_invitation,
+        ),
+        Job(
+            "expire_invitation",
+            "invitations_expired",
+            invitations.expired_invitations,
+            invitations.expire_invitation,
+        ),
+        Job(
+            "send_reminder", "reminders_sent", invitations.due_reminders, invitations.send_reminder
+        ),
+        Job("send_nudge", "nudges_sent", nudges.due_nudges, nudges.send_nudge),
+        Job(
+            "send_digest",
+            "digests_sent",
+            digests.digest_clinicians_with_nudges,
+            digests.send_digest,
+        ),
+        Job(
+            "schedule_late_invitation",
+            "invitations_scheduled_late",
+            invitations.unscheduled_appointments,
+            invitations.schedule_invitation,
+        ),
+        Job(
+            "evaluate_late_response",
+            "answers_evaluated_late",
+            alerts.unevaluated_responses,
+            alerts.evaluate_late_response,
+        ),
+        Job(
+            "release_notification",
+            "notifications_requeued",
+            functools.partial(delivery.stuck_notifications, alive_since=alive_since),
+            functools.partial(delivery.release_notification, alive_since=alive_since),
+        ),
+        Job(
+            "requeue_notification",
+            "notifications_requeued",
+            delivery.due_notifications,
+            delivery.requeue_notification,
+        ),
+    ]
+
+
+def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) -> None:
+    try:
+        # Only the finding crosses practices; each act runs as its own practice.
+        with db.across_practices() as session:
+            due = job.find(session, now=now, limit=batch)
+    except Exception:
+        report.finds_failed += 1
+        log.warning("scheduler.find_failed", job=job.name, exc_info=True)
+        return
     done = 0
     for practice_id, item_id in due:
-        with db.transaction(practice_id) as session:
-            done += act(session, item_id, now=now)
-    return done
+        try:
+            with db.transaction(practice_id) as session:
+                done += bool(job.act(session, item_id, now=now))
+        except Exception as error:
+            report.items_failed += 1
+            report.failures.append(f"{job.name}:{item_id}")
+            _hold_back(db, job, practice_id, item_id, error, now)
+    setattr(report, job.report, getattr(report, job.report) + done)
 
 
-def tick(db: Database, clock: Clock, publisher: Publisher) -> TickReport:
+def _hold_back(
+    db: Database, job: Job, practice_id: UUID, item_id: UUID, error: Exception, now: datetime
+) -> None:
+    # No traceback text in the log: an exception's message can carry row values.
+    facts = {"job": job.name, "item_id": str(item_id), "error": type(error).__name__}
+    try:
+        setback = record_failure(db, practice_id, job.name, item_id, error, now=now)
+    except Exception:
+        log.error("scheduler.item_failed", **facts, recorded=False)
+        return
+    if setback.failed:
+        log.error("scheduler.item_gave_up", **facts, attempts=setback.attempts)
+    else:
+        log.warning(
+            "scheduler.item_failed",
+            **facts,
+            attempts=setback.attempts,
+            retry_at=setback.retry_at.isoformat() if setback.retry_at else None,
+        )
+
+
+def tick(
+    db: Database,
+    clock: Clock,
+    publisher: Publisher,
+    *,
+    batch: int = BATCH,
+    heartbeat_stale: timedelta = stale_after(5.0),
+    wall_clock: Clock | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> TickReport:
+    """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
+    workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
     now = clock.now()
-    report = TickReport(
-        invitations_sent=_each_due(
-            db, now, invitations.due_invitations, invitations.send_invitation
-        ),
-        invitations_expired=_each_due(
-            db, now, invitations.expired_invitations, invitations.expire_invitation
-        ),
-        reminders_sent=_each_due(db, now, invitations.due_reminders, invitations.send_reminder),
-        nudges_sent=_each_due(db, now, nudges.due_nudges, nudges.send_nudge),
-        digests_sent=_each_due(db, now, digests.digest_clinicians_with_nudges, digests.send_digest),
-    )
-    report.notifications_requeued = _each_due(
-        db, now, delivery.stuck_notifications, delivery.release_notification
-    ) + _each_due(db, now, delivery.due_notifications, delivery.requeue_notification)
+    wall_now = (wall_clock or SystemClock()).now()
+    alive_since = wall_now - heartbeat_stale
+    report = TickReport()
+    for job in jobs(alive_since):
+        _run(db, now, job, report, batch)
+    # Housekeeping, after the due work, before the relay; each step on its own, so one
+    # failing does not stop the other.
+    for step, run in (
+        ("forget_dead_workers", lambda: forget_dead(db, now=wall_now)),
+        ("purge_expired", lambda: purge_expired(db, now=now, keep=retention)),
+    ):
+        try:
+            run()
+        except Exception:
+            log.warning("scheduler.housekeeping_failed", step=step, exc_info=True)
+    # The broker being away ends the tick here (run_forever logs it and tries again): the
+    # work done above is committed, its events wait in the outbox.
     report.published = relay(db, publisher, clock)
-    if any(vars(report).values()):
-        log.info("scheduler.tick", **vars(report))
+    counts = {k: v for k, v in vars(report).items() if k != "failures"}
+    if any(counts.values()):
+        log.info("scheduler.tick", **counts)
     return report
 
 
 def run_forever(
-    db: Database, clock: Clock, publisher: Publisher, *, interval: float, stop: threading.Event
+    db: Database,
+    clock: Clock,
+    publisher: Publisher,
+    *,
+    interval: float,
+    stop: threading.Event,
+    heartbeat_stale: timedelta = stale_after(5.0),
+    retention: timedelta = DEFAULT_RETENTION,
 ) -> None:
     while not stop.is_set():
         try:
-            tick(db, clock, publisher)
+            tick(db, clock, publisher, heartbeat_stale=heartbeat_stale, retention=retention)
         except Exception:
             # A database or broker outage must not end the loop: the next tick tries again.
             log.exception("scheduler.tick_failed")

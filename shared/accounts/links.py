@@ -13,6 +13,7 @@ from shared import audit
 from shared.access import Principal, require_owner
 from shared.accounts.service import get_clinician
 from shared.audit import AuditAction
+from shared.db.claim import claim
 from shared.errors import Conflict, Gone, NotFound
 from shared.models import (
     Account,
@@ -146,13 +147,7 @@ def use_link(
     """Spend the link and set the password; every earlier session and link of the account
     stops working, so a reset also locks out whoever knew the old password."""
     link = open_link(session, raw_token, purpose, now=now)
-    spent = session.execute(
-        update(AccountLink)
-        .where(col(AccountLink.id) == link.id)
-        .where(col(AccountLink.used_at).is_(None))
-        .values(used_at=now)
-    ).rowcount
-    if spent != 1:
+    if not claim(session, AccountLink, link.id, col(AccountLink.used_at).is_(None), used_at=now):
         raise Gone("This link was already used. Ask for a new one if you still need it.")
     account = session.get(Account, link.account_id)
     if account is None:

@@ -14,6 +14,7 @@ from shared.access import Principal, PrincipalKind, require_owner, visible
 from shared.audit import AuditAction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.models import Account, ApiKey, AuthSession, Role
+from shared.pagination import Order, Page, PageRequest, paginate
 from shared.security import hash_password, hash_token, new_token, password_matches
 
 
@@ -182,11 +183,13 @@ def reactivate_clinician(
     return account
 
 
-def list_accounts(session: Session, principal: Principal) -> list[Account]:
+def list_accounts(
+    session: Session, principal: Principal, *, page: PageRequest = PageRequest()
+) -> Page[Account]:
     query = select(Account).where(Account.practice_id == principal.practice_id)
     if principal.is_clinician:
         query = query.where(Account.id == principal.account_id)
-    return list(session.exec(query.order_by(col(Account.created_at))).all())
+    return paginate(session, query, page, [Order(col(Account.created_at)), Order(col(Account.id))])
 
 
 def get_clinician(session: Session, principal: Principal, clinician_id: UUID) -> Account:
@@ -212,16 +215,17 @@ def create_api_key(
     return raw, key
 
 
-def list_api_keys(session: Session, principal: Principal, *, now: datetime) -> list[ApiKey]:
+def list_api_keys(
+    session: Session, principal: Principal, *, now: datetime, page: PageRequest = PageRequest()
+) -> Page[ApiKey]:
     require_owner(principal)
-    keys = list(
-        session.exec(
-            select(ApiKey)
-            .where(ApiKey.practice_id == principal.practice_id)
-            .order_by(col(ApiKey.created_at))
-        ).all()
+    keys = paginate(
+        session,
+        select(ApiKey).where(ApiKey.practice_id == principal.practice_id),
+        page,
+        [Order(col(ApiKey.created_at)), Order(col(ApiKey.id))],
     )
-    audit.record(session, principal, AuditAction.API_KEYS_LISTED, at=now, count=len(keys))
+    audit.record(session, principal, AuditAction.API_KEYS_LISTED, at=now, count=len(keys.items))
     return keys
 
 

@@ -5,41 +5,52 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from shared.models import NotificationKind, Nudge, NudgeDelivery, NudgePreference, NudgeStatus
+from shared.db.claim import claim
+from shared.db.due import find_due
+from shared.models import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Nudge,
+    NudgeDelivery,
+    NudgePreference,
+    NudgeStatus,
+)
 from shared.notifications.queue import queue_notification
 
 
 def due_nudges(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
-    rows = session.exec(
-        select(Nudge.practice_id, Nudge.id)
-        .where(Nudge.status == NudgeStatus.PENDING)
-        .where(col(Nudge.due_at) <= now)
+    return find_due(
+        session,
+        "send_nudge",
+        Nudge,
+        col(Nudge.status) == NudgeStatus.PENDING,
+        col(Nudge.due_at) <= now,
         # Clinicians who chose a morning digest get theirs through shared.notifications.digests.
-        .where(
-            col(Nudge.clinician_id).not_in(
-                select(NudgePreference.account_id).where(
-                    NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST
-                )
+        col(Nudge.clinician_id).not_in(
+            select(NudgePreference.account_id).where(
+                NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST
             )
-        )
-        .order_by(col(Nudge.due_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, nudge_id) for practice_id, nudge_id in rows]
+        ),
+        due=col(Nudge.due_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def send_nudge(session: Session, nudge_id: UUID, *, now: datetime) -> bool:
-    claimed = session.execute(
-        update(Nudge)
-        .where(col(Nudge.id) == nudge_id)
-        .where(col(Nudge.status) == NudgeStatus.PENDING)
-        .where(col(Nudge.due_at) <= now)
-        .values(status=NudgeStatus.SENT, sent_at=now)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Nudge,
+        nudge_id,
+        col(Nudge.status) == NudgeStatus.PENDING,
+        col(Nudge.due_at) <= now,
+        status=NudgeStatus.SENT,
+        sent_at=now,
+    ):
         return False
     nudge = session.get(Nudge, nudge_id)
     assert nudge is not None
@@ -52,3 +63,27 @@ def send_nudge(session: Session, nudge_id: UUID, *, now: datetime) -> bool:
         now=now,
     )
     return True
+
+
+def carried_by() -> ColumnElement[bool]:
+    """The email that carries a nudge: its own, or the digest it went out in."""
+    return or_(
+        and_(
+            col(Notification.kind) == NotificationKind.NUDGE,
+            col(Notification.subject_id) == col(Nudge.id),
+        ),
+        and_(
+            col(Notification.kind) == NotificationKind.DIGEST,
+            col(Notification.subject_id) == col(Nudge.digest_id),
+        ),
+    )
+
+
+def delivered() -> ColumnElement[bool]:
+    """A nudge is delivered when the relay accepted the email that carries it; queued,
+    cancelled and failed emails do not count (figures, repair outcomes)."""
+    return (
+        select(Notification.id)
+        .where(carried_by(), col(Notification.status) == NotificationStatus.SENT)
+        .exists()
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from shared import audit
 from shared.access import Principal, scoped, visible
 from shared.alerts.aiming import reaim_client
+from shared.alerts.nudges import delivered
 from shared.audit import AuditAction
 from shared.db import insert_ignoring_conflict
+from shared.db.claim import claim
+from shared.db.due import find_due
 from shared.detection import (
     Answer,
     Finding,
@@ -31,10 +33,10 @@ from shared.models import (
     ClientHistory,
     Invitation,
     Nudge,
-    NudgeStatus,
     RepairOutcome,
     Response,
 )
+from shared.pagination import Order, Page, PageRequest, paginate
 from shared.practice.service import current_settings
 from shared.practice.settings import DipRules
 from shared.survey.moves import Move
@@ -114,13 +116,9 @@ def _raise_alert(
 
 def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> bool:
     """Run detection on one answer, exactly once; True if it raised an alert."""
-    claimed = session.execute(
-        update(Response)
-        .where(col(Response.id) == response_id)
-        .where(col(Response.evaluated_at).is_(None))
-        .values(evaluated_at=now)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session, Response, response_id, col(Response.evaluated_at).is_(None), evaluated_at=now
+    ):
         return False  # already evaluated by an earlier delivery of the same message
     response = session.get(Response, response_id)
     assert response is not None
@@ -151,6 +149,38 @@ def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> 
     )
 
 
+# An answer's evaluate_response message normally runs within a second. One still unevaluated
+# after this long lost its message (dead-lettered after a long database outage, or dropped):
+# the scheduler evaluates it itself.
+EVALUATION_SWEEP_AFTER = timedelta(minutes=3)
+
+
+def unevaluated_responses(
+    session: Session, *, now: datetime, limit: int
+) -> list[tuple[UUID, UUID]]:
+    return find_due(
+        session,
+        "evaluate_late_response",
+        Response,
+        col(Response.evaluated_at).is_(None),
+        col(Response.submitted_at) <= now - EVALUATION_SWEEP_AFTER,
+        due=col(Response.submitted_at),
+        now=now,
+        limit=limit,
+    )
+
+
+def evaluate_late_response(session: Session, response_id: UUID, *, now: datetime) -> bool:
+    """The sweep's act: evaluate an answer its message never did; True if it was found
+    unevaluated.
+    The claim inside evaluate_response keeps it to once, whoever gets there first."""
+    response = session.get(Response, response_id)
+    if response is None or response.evaluated_at is not None:
+        return False
+    evaluate_response(session, response_id, now=now)
+    return True
+
+
 def _record_repair(session: Session, response: Response, rules: DipRules, *, now: datetime) -> None:
     """The first answer after a nudged session settles whether that alert was repaired.
 
@@ -165,7 +195,8 @@ def _record_repair(session: Session, response: Response, rules: DipRules, *, now
         .join(Appointment, col(Appointment.id) == col(Alert.target_appointment_id))
         .where(Alert.client_id == response.client_id)
         .where(col(Alert.repair).is_(None))
-        .where(Nudge.status == NudgeStatus.SENT)
+        # Only a nudge the clinician could have read: its email was accepted by the relay.
+        .where(delivered())
         .where(col(Appointment.starts_at) <= answered.starts_at)
     ).all()
     for alert in nudged:
@@ -219,7 +250,8 @@ def list_alerts(
     client_id: UUID | None = None,
     now: datetime,
     held: bool | None = None,
-) -> list[Alert]:
+    page: PageRequest = PageRequest(),
+) -> Page[Alert]:
     query = scoped(select(Alert), Alert, principal)
     if held is not None:
         # Held: open, and no upcoming appointment to aim its nudge at.
@@ -233,7 +265,12 @@ def list_alerts(
         query = query.where(Alert.clinician_id == clinician_id)
     if client_id is not None:
         query = query.where(Alert.client_id == client_id)
-    found = list(session.exec(query.order_by(col(Alert.created_at).desc())).all())
+    found = paginate(
+        session,
+        query,
+        page,
+        [Order(col(Alert.created_at), descending=True), Order(col(Alert.id), descending=True)],
+    )
     audit.record(
         session,
         principal,
@@ -241,8 +278,8 @@ def list_alerts(
         at=now,
         # Only a client the caller can see: an id guessed from another practice (or another
         # clinician's caseload) finds nothing and must not be written into this log.
-        client_id=client_id if found else None,
-        count=len(found),
+        client_id=client_id if found.items else None,
+        count=len(found.items),
     )
     return found
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from shared.access import Principal, require_owner
 from shared.models import AuditEvent
+from shared.pagination import Order, Page, PageRequest, paginate
 
 
 class AuditAction(StrEnum):
@@ -82,8 +83,8 @@ def list_events(
     actor_id: UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: int = 200,
-) -> list[AuditEvent]:
+    page: PageRequest = PageRequest(),
+) -> Page[AuditEvent]:
     """The owner's view, newest first; `since` is inclusive, `until` exclusive."""
     require_owner(principal)
     query = select(AuditEvent).where(AuditEvent.practice_id == principal.practice_id)
@@ -95,6 +96,9 @@ def list_events(
         query = query.where(col(AuditEvent.at) >= since)
     if until is not None:
         query = query.where(col(AuditEvent.at) < until)
-    return list(
-        session.exec(query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id)).limit(limit))
+    return paginate(
+        session,
+        query,
+        page,
+        [Order(col(AuditEvent.at), descending=True), Order(col(AuditEvent.id))],
     )

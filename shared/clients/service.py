@@ -14,6 +14,7 @@ from shared.accounts.service import get_clinician
 from shared.audit import AuditAction
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.models import Client, Response
+from shared.pagination import Order, Page, PageRequest, paginate
 
 
 def add_client(
@@ -65,10 +66,16 @@ def read_client(
     return client
 
 
-def list_clients(session: Session, principal: Principal, *, now: datetime) -> list[Client]:
-    query = scoped(select(Client), Client, principal).order_by(col(Client.reference))
-    found = list(session.exec(query).all())
-    audit.record(session, principal, AuditAction.CLIENTS_LISTED, at=now, count=len(found))
+def list_clients(
+    session: Session, principal: Principal, *, now: datetime, page: PageRequest = PageRequest()
+) -> Page[Client]:
+    found = paginate(
+        session,
+        scoped(select(Client), Client, principal),
+        page,
+        [Order(col(Client.reference)), Order(col(Client.id))],
+    )
+    audit.record(session, principal, AuditAction.CLIENTS_LISTED, at=now, count=len(found.items))
     return found
 
 

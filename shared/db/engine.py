@@ -68,6 +68,23 @@ class Database:
             yield session
 
     @contextmanager
+    def prepared_transaction(self, practice_id: UUID) -> Iterator[Session]:
+        """A transaction opened ahead of time, its practice named, for a write that must
+        follow an outside event as closely as possible (recording that the mail relay accepted
+        an email): the caller commits; whatever it has not committed is rolled back."""
+        with self._sessions() as session:
+            try:
+                if self.dialect == "postgresql":
+                    session.execute(
+                        text("SELECT set_config('app.practice_id', :practice_id, true)"),
+                        {"practice_id": str(practice_id)},
+                    )
+                yield session
+            finally:
+                if session.in_transaction():
+                    session.rollback()
+
+    @contextmanager
     def across_practices(self, *, one_statement: bool = False) -> Iterator[Session]:
         """The narrow door past row-level security, for exactly two jobs: finding due work
         as (practice id, id) pairs for the scheduler and the outbox relay, and finding which

@@ -87,3 +87,24 @@ def revoke_system_reads(table: str) -> list[str]:
         f"DROP POLICY IF EXISTS system_reads ON {t}",
         f"REVOKE ALL ON {t} FROM {SYSTEM_ROLE}",
     ]
+
+
+def allow_system_locks(table: str, key: str = "id") -> list[str]:
+    """Let the system role lock rows it finds (SELECT ... FOR UPDATE SKIP LOCKED, so two
+    scheduler replicas skip each other's rows) without being able to change any: PostgreSQL
+    asks for an UPDATE grant and an UPDATE policy to lock, and WITH CHECK (false) refuses every
+    row an actual UPDATE would write."""
+    t = _quote(table)
+    return [
+        f"GRANT UPDATE ({_quote(key)}) ON {t} TO {SYSTEM_ROLE}",
+        f"CREATE POLICY system_locks ON {t} FOR UPDATE TO {SYSTEM_ROLE} "
+        "USING (true) WITH CHECK (false)",
+    ]
+
+
+def revoke_system_locks(table: str, key: str = "id") -> list[str]:
+    t = _quote(table)
+    return [
+        f"DROP POLICY IF EXISTS system_locks ON {t}",
+        f"REVOKE UPDATE ({_quote(key)}) ON {t} FROM {SYSTEM_ROLE}",
+    ]

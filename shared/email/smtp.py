@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal, get_args
@@ -113,34 +114,42 @@ class SmtpMailer:
             f"username={self.username!r}, timeout={self.timeout})"
         )
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, accepted: Callable[[], None] | None = None) -> None:
         """Deliver `message` to the envelope recipients taken from its To/Cc/Bcc headers.
 
         Returns once the server has accepted the message for every recipient. Raises
         TransientDeliveryError or PermanentDeliveryError otherwise. Anything else that escapes
         (a ValueError from a malformed message, say) is a bug in the caller, not a delivery
         outcome.
+
+        `accepted` is called the moment the server has answered 250 to the whole message,
+        before QUIT: the caller records the delivery with nothing in between (an exception
+        it raises is the caller's own and passes through unclassified).
         """
         try:
             connection = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             raise _classify(exc) from exc
         try:
-            refused = connection.send_message(message)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise _classify(exc) from exc
+            try:
+                refused = connection.send_message(message)
+            except (smtplib.SMTPException, OSError) as exc:
+                raise _classify(exc) from exc
+            if refused:
+                # smtplib only raises when every recipient is refused. The others already have
+                # the message, so a retry would send it to them twice: report the partial
+                # refusal as final instead. (Attune sends to one recipient per message, so
+                # this is rare.)
+                raise PermanentDeliveryError(
+                    _safe_reason(
+                        f"{len(refused)} recipient(s) refused: "
+                        + "; ".join(_reply_text(code, text) for code, text in refused.values())
+                    )
+                )
+            if accepted is not None:
+                accepted()
         finally:
             _close_quietly(connection)
-        if refused:
-            # smtplib only raises when every recipient is refused. The others already have the
-            # message, so a retry would send it to them twice: report the partial refusal as
-            # final instead. (Attune sends to one recipient per message, so this is rare.)
-            raise PermanentDeliveryError(
-                _safe_reason(
-                    f"{len(refused)} recipient(s) refused: "
-                    + "; ".join(_reply_text(code, text) for code, text in refused.values())
-                )
-            )
 
     def _connect(self) -> smtplib.SMTP:
         connection: smtplib.SMTP

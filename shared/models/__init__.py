@@ -28,6 +28,7 @@ from shared.models.survey import (
     TokenPurpose,
 )
 from shared.models.tally import ErasedClientTally
+from shared.models.work import WorkerHeartbeat, WorkFailure
 
 __all__ = [
     "AccessToken",
@@ -62,4 +63,6 @@ __all__ = [
     "Response",
     "Role",
     "TokenPurpose",
+    "WorkFailure",
+    "WorkerHeartbeat",
 ]

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, moment, practice_field
@@ -22,6 +23,7 @@ class AccountLink(SQLModel, table=True):
     """
 
     __tablename__ = "account_link"
+    __table_args__ = (Index("ix_account_link_expires", "expires_at"),)
 
     id: UUID = id_field()
     practice_id: UUID = practice_field()

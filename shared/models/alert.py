@@ -84,7 +84,9 @@ class Alert(SQLModel, table=True):
 
 class NudgeStatus(StrEnum):
     PENDING = "pending"  # waiting for its due time
-    SENT = "sent"  # its email notification exists
+    # Its email is queued (its own, or the digest's). Delivered means that email's
+    # notification is `sent`: accepted by the relay (shared.alerts.nudges.delivered).
+    SENT = "sent"
     CANCELLED = "cancelled"  # its appointment went away
 
 
@@ -101,3 +103,5 @@ class Nudge(SQLModel, table=True):
     due_at: datetime = moment()
     sent_at: datetime | None = moment(nullable=True)
     created_at: datetime = moment()
+    # Set when the nudge went out inside a clinician's daily digest (nudge_digest.id).
+    digest_id: UUID | None = None

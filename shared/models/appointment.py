@@ -22,6 +22,8 @@ class Appointment(SQLModel, table=True):
         # The scheduling system's own id: re-sending its event finds the same row.
         UniqueConstraint("practice_id", "external_id"),
         Index("ix_appointment_client_start", "client_id", "starts_at"),
+        # The sweep for completed sessions whose invitation was never scheduled.
+        Index("ix_appointment_completed", "status", "completed_at"),
     )
 
     id: UUID = id_field()

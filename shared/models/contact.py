@@ -46,6 +46,9 @@ class NudgePreference(SQLModel, table=True):
     digest_hour: int = 7  # local hour, in the clinician's time zone
     updated_by: UUID | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     updated_at: datetime = moment()
+    # When the scheduler last looked at this reader's digest: its finder takes the least
+    # recently looked at first, so every reader gets a turn however many there are.
+    checked_at: datetime | None = moment(nullable=True)
 
 
 class NudgeDigest(SQLModel, table=True):

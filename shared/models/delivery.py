@@ -55,7 +55,11 @@ class Notification(SQLModel, table=True):
     """One email. Its key ("survey:<invitation id>", "nudge:<nudge id>") is unique, so no retry
     and no second worker can send it twice."""
 
-    __table_args__ = (Index("ix_notification_retry", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notification_retry", "status", "next_attempt_at"),
+        # Whether a nudge was delivered is read through the email that carries it.
+        Index("ix_notification_subject", "subject_id"),
+    )
 
     id: UUID = id_field()
     practice_id: UUID = practice_field()
@@ -66,6 +70,9 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = moment()
     claimed_at: datetime | None = moment(nullable=True)
+    # The worker process holding the claim (worker_heartbeat.id): once its heartbeat goes
+    # stale the claim is handed back, in seconds rather than after a fixed timeout.
+    claimed_by: UUID | None = None
     sent_at: datetime | None = moment(nullable=True)
     message_id: str | None = Field(default=None, max_length=200)
     last_error: str | None = Field(default=None, max_length=500)

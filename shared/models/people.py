@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, moment, practice_field
@@ -34,6 +34,7 @@ class AuthSession(SQLModel, table=True):
     """A signed-in session. Only the token's SHA-256 is kept, so a database leak signs no one in."""
 
     __tablename__ = "auth_session"
+    __table_args__ = (Index("ix_auth_session_expires", "expires_at"),)
 
     token_hash: str = Field(primary_key=True, max_length=64)
     account_id: UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")

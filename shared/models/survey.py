@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
@@ -53,6 +53,7 @@ class AccessToken(SQLModel, table=True):
     """A link sent by email. Only the SHA-256 of the token is stored."""
 
     __tablename__ = "access_token"
+    __table_args__ = (Index("ix_access_token_expires", "expires_at"),)
 
     token_hash: str = Field(primary_key=True, max_length=64)
     practice_id: UUID = practice_field()
@@ -65,7 +66,16 @@ class AccessToken(SQLModel, table=True):
 class Response(SQLModel, table=True):
     """A client's answer: one per invitation."""
 
-    __table_args__ = (Index("ix_response_client_time", "client_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_response_client_time", "client_id", "submitted_at"),
+        # What the sweep looks for: answers whose evaluation never happened.
+        Index(
+            "ix_response_unevaluated",
+            "submitted_at",
+            postgresql_where=text("evaluated_at IS NULL"),
+            sqlite_where=text("evaluated_at IS NULL"),
+        ),
+    )
 
     id: UUID = id_field()
     practice_id: UUID = practice_field()

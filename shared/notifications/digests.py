@@ -13,13 +13,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from shared.access import Principal
 from shared.accounts.service import get_clinician
 from shared.alerts.nudges import send_nudge
 from shared.db import insert_ignoring_conflict
+from shared.db.claim import claim
+from shared.db.due import find_due
 from shared.errors import Invalid
 from shared.models import (
     Account,
@@ -83,19 +84,29 @@ def digest_clinicians_with_nudges(
     session: Session, *, now: datetime, limit: int
 ) -> list[tuple[UUID, UUID]]:
     """(practice id, clinician id) of digest readers with a pending nudge for an appointment
-    in the next two days: the only ones send_digest may have work for."""
-    rows = session.exec(
-        select(Nudge.practice_id, Nudge.clinician_id)
+    in the next two days: the only ones send_digest may have work for.
+
+    One row per reader (their preference row), ordered by when they were last looked at
+    (`checked_at`, never first), so readers past the first batch come first next tick
+    instead of starving behind the same ones."""
+    return find_due(
+        session,
+        "send_digest",
+        NudgePreference,
+        col(NudgePreference.delivery) == NudgeDelivery.DAILY_DIGEST,
+        select(Nudge.id)
         .join(Appointment, col(Appointment.id) == col(Nudge.appointment_id))
-        .where(Nudge.status == NudgeStatus.PENDING)
-        .join(NudgePreference, col(NudgePreference.account_id) == col(Nudge.clinician_id))
-        .where(NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST)
-        .where(col(Appointment.starts_at) > now)
-        .where(col(Appointment.starts_at) <= now + _LOOK_AHEAD)
-        .distinct()
-        .limit(limit)
-    ).all()
-    return [(practice_id, clinician_id) for practice_id, clinician_id in rows]
+        .where(
+            col(Nudge.clinician_id) == col(NudgePreference.account_id),
+            col(Nudge.status) == NudgeStatus.PENDING,
+            col(Appointment.starts_at) > now,
+            col(Appointment.starts_at) <= now + _LOOK_AHEAD,
+        )
+        .exists(),
+        due=col(NudgePreference.checked_at).asc().nulls_first(),
+        now=now,
+        limit=limit,
+    )
 
 
 def digest_moment(day: date, hour: int, zone: ZoneInfo) -> datetime:
@@ -115,6 +126,8 @@ def send_digest(session: Session, clinician_id: UUID, *, now: datetime) -> bool:
         or preference.delivery is not NudgeDelivery.DAILY_DIGEST
     ):
         return False
+    # Whatever comes of it, this reader goes to the back of the finder's queue.
+    preference.checked_at = now
     zone = ZoneInfo(clinician.timezone)
     today = now.astimezone(zone).date()
     digest_at = digest_moment(today, preference.digest_hour, zone)
@@ -162,7 +175,7 @@ def send_digest(session: Session, clinician_id: UUID, *, now: datetime) -> bool:
         .where(NudgeDigest.clinician_id == clinician.id)
         .where(NudgeDigest.local_date == local_date)
     ).one()
-    claimed = [nudge.id for nudge in for_today if _claim(session, nudge.id, now)]
+    claimed = [nudge.id for nudge in for_today if _claim(session, nudge.id, digest.id, now)]
     digest.nudge_ids = [str(nudge_id) for nudge_id in claimed]
     if claimed:
         queue_notification(
@@ -176,13 +189,13 @@ def send_digest(session: Session, clinician_id: UUID, *, now: datetime) -> bool:
     return bool(claimed)
 
 
-def _claim(session: Session, nudge_id: UUID, now: datetime) -> bool:
-    return (
-        session.execute(
-            update(Nudge)
-            .where(col(Nudge.id) == nudge_id)
-            .where(col(Nudge.status) == NudgeStatus.PENDING)
-            .values(status=NudgeStatus.SENT, sent_at=now)
-        ).rowcount
-        == 1
+def _claim(session: Session, nudge_id: UUID, digest_id: UUID, now: datetime) -> bool:
+    return claim(
+        session,
+        Nudge,
+        nudge_id,
+        col(Nudge.status) == NudgeStatus.PENDING,
+        status=NudgeStatus.SENT,
+        sent_at=now,
+        digest_id=digest_id,
     )

@@ -9,8 +9,7 @@ from sqlmodel import Session, col, select
 
 from shared.access import Principal, require_owner
 from shared.models import Notification, NotificationKind, NotificationStatus
-
-LIMIT_MAX = 500
+from shared.pagination import Order, Page, PageRequest, paginate
 
 
 def list_notifications(
@@ -19,8 +18,8 @@ def list_notifications(
     *,
     status: NotificationStatus | None = None,
     kind: NotificationKind | None = None,
-    limit: int = 100,
-) -> list[Notification]:
+    page: PageRequest = PageRequest(),
+) -> Page[Notification]:
     """The practice's notifications, newest first."""
     require_owner(principal)
     query = select(Notification).where(Notification.practice_id == principal.practice_id)
@@ -28,13 +27,20 @@ def list_notifications(
         query = query.where(Notification.status == status)
     if kind is not None:
         query = query.where(Notification.kind == kind)
-    query = query.order_by(col(Notification.created_at).desc()).limit(min(max(limit, 1), LIMIT_MAX))
-    return list(session.exec(query).all())
+    return paginate(
+        session,
+        query,
+        page,
+        [
+            Order(col(Notification.created_at), descending=True),
+            Order(col(Notification.id), descending=True),
+        ],
+    )
 
 
 def troubled_notifications(
-    session: Session, principal: Principal, *, limit: int = 100
-) -> list[Notification]:
+    session: Session, principal: Principal, *, page: PageRequest = PageRequest()
+) -> Page[Notification]:
     """What the owner may need to act on, newest first: emails that failed for good, and
     those whose last attempt failed and that are waiting to be tried again."""
     require_owner(principal)
@@ -46,7 +52,13 @@ def troubled_notifications(
         select(Notification)
         .where(Notification.practice_id == principal.practice_id)
         .where(failed | retrying)
-        .order_by(col(Notification.created_at).desc())
-        .limit(min(max(limit, 1), LIMIT_MAX))
     )
-    return list(session.exec(query).all())
+    return paginate(
+        session,
+        query,
+        page,
+        [
+            Order(col(Notification.created_at), descending=True),
+            Order(col(Notification.id), descending=True),
+        ],
+    )

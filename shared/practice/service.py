@@ -14,10 +14,10 @@ from shared import audit
 from shared.access import Principal, require_owner
 from shared.accounts.service import add_account
 from shared.audit import AuditAction
-from shared.errors import NotFound
+from shared.errors import Invalid, NotFound
 from shared.models import Account, Practice, PracticeSettingsVersion, Role
 from shared.practice.changes import settings_changes
-from shared.practice.settings import PracticeSettings
+from shared.practice.settings import PracticeSettings, merged, missing_fields
 from shared.security import hash_password
 
 
@@ -112,6 +112,33 @@ def update_settings(
         session, principal, AuditAction.SETTINGS_CHANGED, at=now, version=practice.settings_version
     )
     return CurrentSettings(version=practice.settings_version, settings=settings)
+
+
+def replace_settings(
+    session: Session, principal: Principal, document: PracticeSettings, *, now: datetime_t
+) -> CurrentSettings:
+    """A PUT: the whole document, every field present. A field left out is refused rather
+    than reset to its default: a partial body silently reset the practice's time zone and
+    every rule it did not name."""
+    missing = missing_fields(document)
+    if missing:
+        raise Invalid(
+            "The settings are replaced as a whole document, and these fields are missing: "
+            f"{', '.join(missing)}. Send every field (as GET returns them), or use PATCH to "
+            "change only some.",
+            field=missing[0],
+        )
+    return update_settings(session, principal, document, now=now)
+
+
+def change_settings(
+    session: Session, principal: Principal, changes: dict[str, Any], *, now: datetime_t
+) -> CurrentSettings:
+    """A PATCH: the named fields laid over the current settings (objects merge, anything
+    else replaces), validated as a whole and saved as a new version."""
+    require_owner(principal)
+    current = current_settings(session, principal.practice_id)
+    return update_settings(session, principal, merged(current.settings, changes), now=now)
 
 
 @dataclass(frozen=True)

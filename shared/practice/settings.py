@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
 
 from shared.survey.items import BUILT_IN_ITEMS, DEFAULT_ITEM_KEYS, SCALE_MAX, SCALE_MIN, SurveyItem
 
@@ -84,9 +92,35 @@ class DipRules(_Strict):
     asked: AskedRule = AskedRule()
 
 
+def _time_as_text(value: Any) -> Any:
+    # Pydantic would read 12345 as seconds after midnight: a time of day is written "22:00".
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(
+            f'a time of day is text such as "22:00" or "07:30:00", not {type(value).__name__} '
+            f"{value!r}"
+        )
+    return value
+
+
+def _wall_clock(value: time) -> time:
+    # Quiet hours are read on the reader's own clock, in the practice's or the client's zone;
+    # an offset would fix them to one zone and break the comparison with local times.
+    if value.tzinfo is not None:
+        raise ValueError(
+            f"{value.isoformat()} carries a time zone; quiet hours are local wall-clock times, "
+            "e.g. \"22:00\" (the zone is the practice's and the client's own)"
+        )
+    return value
+
+
+LocalTime = Annotated[time, BeforeValidator(_time_as_text), AfterValidator(_wall_clock)]
+
+
 class QuietHours(_Strict):
-    start: time = time(21, 0)
-    end: time = time(8, 0)
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
 
 
 class Timing(_Strict):
@@ -176,3 +210,38 @@ class PracticeSettings(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def missing_fields(document: BaseModel, prefix: str = "") -> list[str]:
+    """Every field of a validated settings document that its sender left out (dotted paths),
+    including the fields of nested sections and of each custom item."""
+    missing: list[str] = []
+    for name, value in document:
+        path = f"{prefix}{name}"
+        if name not in document.model_fields_set:
+            missing.append(path)
+        elif isinstance(value, BaseModel):
+            missing += missing_fields(value, f"{path}.")
+        elif isinstance(value, list):
+            for index, element in enumerate(value):
+                if isinstance(element, BaseModel):
+                    missing += missing_fields(element, f"{path}.{index}.")
+    return missing
+
+
+def merged(current: PracticeSettings, changes: dict[str, Any]) -> PracticeSettings:
+    """The current settings with a partial document laid over them, validated as a whole.
+
+    An object merges into the object it names, key by key and at any depth; any other value
+    (a number, text, a list, null) replaces what was there. Unknown keys and invalid values
+    raise pydantic's ValidationError, naming the field."""
+    return PracticeSettings.model_validate(_deep_merge(current.model_dump(mode="json"), changes))
+
+
+def _deep_merge(base: Any, changes: Any) -> Any:
+    if not isinstance(base, dict) or not isinstance(changes, dict):
+        return changes
+    result = dict(base)
+    for key, value in changes.items():
+        result[key] = _deep_merge(base.get(key), value) if key in base else value
+    return result

@@ -34,6 +34,7 @@ from shared.models import (
     Notification,
     Nudge,
     Response,
+    WorkFailure,
 )
 
 
@@ -138,6 +139,14 @@ def erase_client(
     )
     session.execute(
         delete(Notification).where(col(Notification.subject_id).in_([*invitation_ids, *nudge_ids]))
+    )
+    # Failed work about the client's rows (ids only, but about them): gone with them.
+    session.execute(
+        delete(WorkFailure).where(
+            col(WorkFailure.item_id).in_(
+                [*invitation_ids, *nudge_ids, *(answer.id for answer in answers)]
+            )
+        )
     )
     session.execute(
         delete(AccessToken).where(

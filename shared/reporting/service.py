@@ -18,6 +18,8 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from shared.access import Principal, require_owner
+from shared.alerts.nudges import carried_by, delivered
+from shared.clock import EARLIEST_MOMENT, LATEST_MOMENT
 from shared.errors import Invalid
 from shared.models import (
     Account,
@@ -27,8 +29,9 @@ from shared.models import (
     AppointmentStatus,
     Invitation,
     InvitationStatus,
+    Notification,
+    NotificationStatus,
     Nudge,
-    NudgeStatus,
     RepairOutcome,
     Role,
 )
@@ -132,16 +135,19 @@ def _tallies(
         .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
         .where(Alert.practice_id == practice_id)
         .where(_in_range(Alert.created_at, start, end))
-        .where(Nudge.status == NudgeStatus.SENT)
+        .where(delivered())
         .where(col(Alert.repair).is_(None))
         .group_by(col(Alert.clinician_id)),
         "awaiting_answer",
     )
+    # Delivered nudges only: the relay accepted the email that carries it (its own or its
+    # digest), counted on the day it was accepted. Queued, cancelled and failed ones are not.
     gather(
         select(Nudge.clinician_id, func.count())
+        .join(Notification, carried_by())
         .where(Nudge.practice_id == practice_id)
-        .where(Nudge.status == NudgeStatus.SENT)
-        .where(_in_range(Nudge.sent_at, start, end))
+        .where(Notification.status == NotificationStatus.SENT)
+        .where(_in_range(Notification.sent_at, start, end))
         .group_by(col(Nudge.clinician_id)),
         "nudges_sent",
     )
@@ -168,6 +174,13 @@ def practice_figures(
     """Figures for the days first_day to last_day inclusive, in the practice's time zone:
     for the whole range, for each calendar month in it, and per suggested move."""
     require_owner(principal)
+    for name, day in (("first_day", first_day), ("last_day", last_day)):
+        if not EARLIEST_MOMENT.date() <= day < LATEST_MOMENT.date():
+            raise Invalid(
+                f"{day.isoformat()} is out of range: a day must fall between "
+                f"{EARLIEST_MOMENT.year} and {LATEST_MOMENT.year - 1}.",
+                field=name,
+            )
     if last_day < first_day:
         raise Invalid("The range must end on or after the day it starts.", field="last_day")
     if (last_day - first_day).days + 1 > MAX_RANGE_DAYS:

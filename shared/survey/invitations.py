@@ -3,16 +3,17 @@ unanswered."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from shared.alerts.aiming import next_appointment
 from shared.alerts.service import record_silence
 from shared.db import insert_ignoring_conflict
+from shared.db.claim import claim
+from shared.db.due import find_due
 from shared.models import (
     Appointment,
     AppointmentStatus,
@@ -51,16 +52,46 @@ def schedule_invitation(session: Session, appointment_id: UUID, *, now: datetime
     )
 
 
+# A completed session's schedule_invitation message normally runs within a second; one with
+# no invitation this long after (its message dead-lettered or lost) is scheduled by the sweep.
+# Older sessions than SCHEDULING_SWEEP_WINDOW are left alone: a survey about a session weeks
+# ago would ask about the wrong session.
+SCHEDULING_SWEEP_AFTER = timedelta(minutes=3)
+SCHEDULING_SWEEP_WINDOW = timedelta(days=2)
+
+
+def unscheduled_appointments(
+    session: Session, *, now: datetime, limit: int
+) -> list[tuple[UUID, UUID]]:
+    """(practice id, appointment id) of recently completed sessions with no invitation."""
+    return find_due(
+        session,
+        "schedule_late_invitation",
+        Appointment,
+        col(Appointment.status) == AppointmentStatus.COMPLETED,
+        col(Appointment.completed_at) <= now - SCHEDULING_SWEEP_AFTER,
+        col(Appointment.completed_at) > now - SCHEDULING_SWEEP_WINDOW,
+        ~select(Invitation.appointment_id)
+        .where(col(Invitation.appointment_id) == col(Appointment.id))
+        .exists(),
+        due=col(Appointment.completed_at),
+        now=now,
+        limit=limit,
+    )
+
+
 def due_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
     """(practice id, invitation id) of invitations whose send time has come."""
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SCHEDULED)
-        .where(col(Invitation.send_at) <= now)
-        .order_by(col(Invitation.send_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "send_invitation",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SCHEDULED,
+        col(Invitation.send_at) <= now,
+        due=col(Invitation.send_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
@@ -71,13 +102,14 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
     client = session.get(Client, invitation.client_id)
     assert client is not None
     status = InvitationStatus.WITHHELD if client.opted_out_at else InvitationStatus.SENT
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SCHEDULED)
-        .values(status=status)
-    ).rowcount
-    if claimed != 1 or status is InvitationStatus.WITHHELD:
+    claimed = claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SCHEDULED,
+        status=status,
+    )
+    if not claimed or status is InvitationStatus.WITHHELD:
         return False
     session.refresh(invitation)
     timing = current_settings(session, invitation.practice_id).settings.timing
@@ -102,15 +134,17 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
 
 def due_reminders(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
     """(practice id, invitation id) of open invitations whose one reminder has come due."""
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SENT)
-        .where(col(Invitation.reminder_at) <= now)
-        .where(col(Invitation.reminded_at).is_(None))
-        .order_by(col(Invitation.reminder_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "send_reminder",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.reminder_at) <= now,
+        col(Invitation.reminded_at).is_(None),
+        due=col(Invitation.reminder_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
@@ -125,16 +159,16 @@ def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bo
         # Never due again: resuming invitations later is about future sessions.
         invitation.reminder_at = None
         return False
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SENT)
-        .where(col(Invitation.reminded_at).is_(None))
-        .where(col(Invitation.reminder_at) <= now)
-        .where(col(Invitation.expires_at) > now)
-        .values(reminded_at=now)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.reminded_at).is_(None),
+        col(Invitation.reminder_at) <= now,
+        col(Invitation.expires_at) > now,
+        reminded_at=now,
+    ):
         return False
     queue_notification(
         session,
@@ -148,25 +182,27 @@ def send_reminder(session: Session, invitation_id: UUID, *, now: datetime) -> bo
 
 
 def expired_invitations(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
-    rows = session.exec(
-        select(Invitation.practice_id, Invitation.id)
-        .where(Invitation.status == InvitationStatus.SENT)
-        .where(col(Invitation.expires_at) <= now)
-        .order_by(col(Invitation.expires_at))
-        .limit(limit)
-    ).all()
-    return [(practice_id, invitation_id) for practice_id, invitation_id in rows]
+    return find_due(
+        session,
+        "expire_invitation",
+        Invitation,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.expires_at) <= now,
+        due=col(Invitation.expires_at),
+        now=now,
+        limit=limit,
+    )
 
 
 def expire_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> bool:
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation_id)
-        .where(col(Invitation.status) == InvitationStatus.SENT)
-        .where(col(Invitation.expires_at) <= now)
-        .values(status=InvitationStatus.EXPIRED)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Invitation,
+        invitation_id,
+        col(Invitation.status) == InvitationStatus.SENT,
+        col(Invitation.expires_at) <= now,
+        status=InvitationStatus.EXPIRED,
+    ):
         return False
     invitation = session.get(Invitation, invitation_id)
     assert invitation is not None

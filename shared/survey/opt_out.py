@@ -28,6 +28,15 @@ REASON_MAX = 500
 CLIENT_EMAILS = (NotificationKind.SURVEY, NotificationKind.SURVEY_REMINDER)
 
 
+def has_opted_out(session: Session, client_id: UUID) -> bool:
+    """Whether the client of an unsubscribe link has already opted out, so the page can say
+    so instead of offering the button again."""
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound("This link is not valid.")
+    return client.opted_out_at is not None
+
+
 def opt_out(session: Session, client_id: UUID, *, now: datetime) -> Client:
     """Stop all further invitations to this client in this practice, at once. A second click
     changes nothing."""

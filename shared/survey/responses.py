@@ -8,10 +8,10 @@ from datetime import datetime
 from statistics import fmean
 from uuid import UUID, uuid4
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from shared.db.claim import claim
 from shared.errors import Conflict, Gone, Invalid, NotFound
 from shared.models import (
     AccessToken,
@@ -115,13 +115,14 @@ def submit_response(
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > COMMENT_MAX:
         raise Invalid(f"The comment can be at most {COMMENT_MAX} characters.", field="comment")
-    claimed = session.execute(
-        update(Invitation)
-        .where(col(Invitation.id) == invitation.id)
-        .where(col(Invitation.status) == InvitationStatus.SENT)
-        .values(status=InvitationStatus.ANSWERED, answered_at=now)
-    ).rowcount
-    if claimed != 1:
+    if not claim(
+        session,
+        Invitation,
+        invitation.id,
+        col(Invitation.status) == InvitationStatus.SENT,
+        status=InvitationStatus.ANSWERED,
+        answered_at=now,
+    ):
         raise Conflict("This survey has already been answered. Thank you for your feedback.")
     client = session.get(Client, invitation.client_id)
     assert client is not None

@@ -78,7 +78,10 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
         stack = build_stack(config, clock=clock, namespace=env["ATTUNE_REDIS_NAMESPACE"])
         workers = [start(["worker", "--threads", "1"], env, tmp_path)]
         try:
-            with serving(stack.api()) as base_url, httpx.Client(base_url=base_url) as http:
+            with (
+                serving(stack.api()) as base_url,
+                httpx.Client(base_url=base_url, timeout=30) as http,
+            ):
                 practice = create_practice(http, slug="killed")
                 body = http.get("/api/v1/settings", headers=practice.as_owner()).json()
                 body["settings"]["timing"]["survey_delay_minutes"] = 0

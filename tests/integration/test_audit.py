@@ -162,6 +162,6 @@ def test_a_date_without_a_time_zone_is_a_clear_4xx(stack: Stack, http: httpx.Cli
     )
     assert response.status_code in (400, 422), response.text
     assert "time zone" in response.text
-    bad = http.get("/api/v1/audit-events", params={"limit": "0"}, headers=practice.as_owner())
-    assert bad.status_code == 422, bad.text
-    assert "limit" in bad.text
+    bad = http.get("/api/v1/audit-events", params={"page_size": "0"}, headers=practice.as_owner())
+    assert bad.status_code in (400, 422), bad.text
+    assert "page_size" in bad.text

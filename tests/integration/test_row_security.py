@@ -17,6 +17,7 @@ from shared.clock import ManualClock
 from shared.db import create_database
 from shared.db.row_security import APP_ROLE
 from shared.email.sink import MailSink
+from shared.work.failures import record_failure
 from tests.support.answers import answer_a_survey
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
@@ -71,6 +72,16 @@ def _fill_the_tables_the_loop_leaves_empty(
     # The morning of both practices' "next" sessions (London is on UTC then): the digests.
     clock.set(datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
     tick_and_settle(stack)
+    # A piece of due work that failed, recorded the way the scheduler records one.
+    for practice in practices:
+        record_failure(
+            stack.db,
+            UUID(practice.practice_id),
+            "send_invitation",
+            uuid4(),
+            RuntimeError("planted"),
+            now=clock.now(),
+        )
 
 
 def test_a_query_that_forgets_the_practice_sees_only_the_current_one(

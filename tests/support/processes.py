@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.privacy.encryption import derived_key
 from shared.settings import Settings
 
 ATTUNE = [sys.executable, "-m", "services.cli"]
@@ -24,6 +25,11 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
         ATTUNE_SMTP_PORT=str(settings.smtp_port),
         ATTUNE_SCHEDULER_INTERVAL_SECONDS="0.2",
         ATTUNE_LOG_LEVEL="WARNING",
+        # What production mode demands (shared/settings.py, production_problems): the same
+        # secret and comment key as the test's own stack, on a loopback-only network.
+        ATTUNE_SECRET_KEY=settings.secret_key,
+        ATTUNE_COMMENT_KEYS=settings.comment_keys or derived_key(settings.secret_key),
+        ATTUNE_PRIVATE_NETWORK="true",
         **extra,
     )
     if settings.system_database_url:

@@ -16,7 +16,16 @@ from shared.email.sink import free_port
 def serving(app: Litestar) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            # As `attune api` runs it: the app, not uvicorn, decides whom to believe about
+            # the client's address (ATTUNE_TRUSTED_PROXIES).
+            proxy_headers=False,
+        )
     )
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)
     thread.start()

@@ -14,12 +14,14 @@ from services.api.auth import (
     session_cookies,
 )
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.rate_limit import enforce
 from services.api.schemas import AccountOut, Body, Out, TimeZone
 from shared.access import Principal
 from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.credentials import practice_of_login
+from shared.pagination import PageRequest
 
 
 class LogIn(Body):
@@ -135,12 +137,13 @@ class AccountController(Controller):
                 accounts.get_clinician(session, principal, principal.account_id)
             )
 
-    @get("/clinicians", sync_to_thread=True)
-    def list_clinicians(self, principal: Principal, context: ApiContext) -> list[AccountOut]:
+    @get("/clinicians", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    def list_clinicians(
+        self, request: Request, principal: Principal, context: ApiContext, page: PageRequest
+    ) -> Response[list[AccountOut]]:
         with context.transaction(principal) as session:
-            return [
-                AccountOut.model_validate(a) for a in accounts.list_accounts(session, principal)
-            ]
+            found = accounts.list_accounts(session, principal, page=page)
+            return paged(request, found, [AccountOut.model_validate(a) for a in found.items])
 
     @post("/clinicians", sync_to_thread=True, status_code=201, guards=[owner_only])
     def add_clinician(

@@ -4,16 +4,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, Response, get, post
 from pydantic import Field, computed_field
 
 from services.api.auth import people_only
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.alerts import service as alerts
 from shared.alerts.wording import evidence_lines
 from shared.models import AlertStatus, RepairOutcome
+from shared.pagination import PageRequest
 from shared.practice.service import current_settings
 from shared.survey.moves import Move
 
@@ -61,16 +63,18 @@ class AlertController(Controller):
     tags = ["alerts"]
     guards = [people_only]
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
     def index(
         self,
+        request: Request,
         principal: Principal,
         context: ApiContext,
+        page: PageRequest,
         status: AlertStatus | None = None,
         clinician_id: UUID | None = None,
         client_id: UUID | None = None,
         held: bool | None = None,
-    ) -> list[AlertOut]:
+    ) -> Response[list[AlertOut]]:
         """Alerts in the practice (a clinician sees only their own), newest first.
 
         held=true lists the open alerts waiting for their client's next booking: no nudge
@@ -84,8 +88,9 @@ class AlertController(Controller):
                 client_id=client_id,
                 now=context.clock.now(),
                 held=held,
+                page=page,
             )
-            return [AlertOut.model_validate(a) for a in found]
+            return paged(request, found, [AlertOut.model_validate(a) for a in found.items])
 
     @get("/{alert_id:uuid}", sync_to_thread=True)
     def read(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:

@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from pydantic import Field
 
 from services.api.auth import owner_only
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.accounts import service as accounts
+from shared.pagination import PageRequest
 
 
 class NewApiKey(Body):
@@ -44,11 +46,13 @@ class ApiKeyController(Controller):
             session.flush()
             return CreatedApiKey(**ApiKeyOut.model_validate(key).model_dump(), key=raw)
 
-    @get("/", sync_to_thread=True)
-    def index(self, principal: Principal, context: ApiContext) -> list[ApiKeyOut]:
+    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    def index(
+        self, request: Request, principal: Principal, context: ApiContext, page: PageRequest
+    ) -> Response[list[ApiKeyOut]]:
         with context.transaction(principal) as session:
-            keys = accounts.list_api_keys(session, principal, now=context.clock.now())
-            return [ApiKeyOut.model_validate(k) for k in keys]
+            keys = accounts.list_api_keys(session, principal, now=context.clock.now(), page=page)
+            return paged(request, keys, [ApiKeyOut.model_validate(k) for k in keys.items])
 
     @delete("/{key_id:uuid}", sync_to_thread=True, status_code=200)
     def revoke(self, key_id: UUID, principal: Principal, context: ApiContext) -> ApiKeyOut:

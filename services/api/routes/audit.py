@@ -4,15 +4,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
 from services.api.auth import owner_only
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Out
 from shared import audit
 from shared.access import Principal
 from shared.errors import Invalid
+from shared.pagination import PageRequest
 
 
 class AuditEventOut(Out):
@@ -39,11 +41,13 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [owner_only]
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
     def index(
         self,
+        request: Request,
         principal: Principal,
         context: ApiContext,
+        page: PageRequest,
         client_id: UUID | None = None,
         actor_id: UUID | None = None,
         since: Annotated[
@@ -52,8 +56,7 @@ class AuditController(Controller):
         until: Annotated[
             datetime | None, Parameter(description="Exclusive, with a time zone.")
         ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
-    ) -> list[AuditEventOut]:
+    ) -> Response[list[AuditEventOut]]:
         """Who read or changed which client's data, the settings and the API keys, newest
         first."""
         with context.transaction(principal) as session:
@@ -64,6 +67,6 @@ class AuditController(Controller):
                 actor_id=actor_id,
                 since=_aware("since", since),
                 until=_aware("until", until),
-                limit=limit,
+                page=page,
             )
-            return [AuditEventOut.model_validate(event) for event in found]
+            return paged(request, found, [AuditEventOut.model_validate(e) for e in found.items])

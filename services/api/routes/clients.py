@@ -4,14 +4,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from pydantic import EmailStr, Field
 
 from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Body, Out, TimeZone
 from shared.access import Principal
 from shared.clients import service as clients
+from shared.pagination import PageRequest
 from shared.privacy.erasure import erase_client
 from shared.privacy.export import export_client
 
@@ -76,11 +78,13 @@ class ClientController(Controller):
             session.flush()
             return ClientOut.model_validate(client)
 
-    @get("/", sync_to_thread=True)
-    def index(self, principal: Principal, context: ApiContext) -> list[ClientOut]:
+    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    def index(
+        self, request: Request, principal: Principal, context: ApiContext, page: PageRequest
+    ) -> Response[list[ClientOut]]:
         with context.transaction(principal) as session:
-            found = clients.list_clients(session, principal, now=context.clock.now())
-            return [ClientOut.model_validate(c) for c in found]
+            found = clients.list_clients(session, principal, now=context.clock.now(), page=page)
+            return paged(request, found, [ClientOut.model_validate(c) for c in found.items])
 
     @get("/{client_id:uuid}", sync_to_thread=True)
     def read(self, client_id: UUID, principal: Principal, context: ApiContext) -> ClientOut:

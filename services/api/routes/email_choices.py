@@ -4,21 +4,21 @@ only by the owner, with a reason), and a clinician's choice of nudge or morning 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get, post, put
-from litestar.params import Parameter
+from litestar import Controller, Request, Response, get, post, put
 from pydantic import Field
 
 from services.api.auth import people_only
 from services.api.context import ApiContext
+from services.api.pagination import PAGE_HEADERS, paged
 from services.api.routes.clients import ClientOut
 from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.models import NotificationKind, NotificationStatus, NudgeDelivery
 from shared.notifications import digests
 from shared.notifications.listing import list_notifications
+from shared.pagination import PageRequest
 from shared.survey import opt_out
 
 
@@ -43,20 +43,21 @@ class NotificationController(Controller):
     tags = ["notifications"]
     guards = [people_only]
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
     def index(
         self,
+        request: Request,
         principal: Principal,
         context: ApiContext,
+        page: PageRequest,
         status: NotificationStatus | None = None,
         kind: NotificationKind | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    ) -> list[NotificationOut]:
+    ) -> Response[list[NotificationOut]]:
         """The practice's emails, newest first (owner only): status, attempts, Message-ID,
         and the reason of a failure."""
         with context.transaction(principal) as session:
-            found = list_notifications(session, principal, status=status, kind=kind, limit=limit)
-            return [NotificationOut.model_validate(n) for n in found]
+            found = list_notifications(session, principal, status=status, kind=kind, page=page)
+            return paged(request, found, [NotificationOut.model_validate(n) for n in found.items])
 
 
 class ResumeInvitations(Body):

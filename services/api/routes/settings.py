@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get, post, put
+from litestar import Controller, get, patch, post, put
 from pydantic import Field
 
 from services.api.auth import owner_only, people_only
@@ -86,10 +86,23 @@ class SettingsController(Controller):
     def replace(
         self, data: PracticeSettings, principal: Principal, context: ApiContext
     ) -> SettingsOut:
-        """Replace the practice's settings; the previous version is kept in the history.
-        Saving the same settings again changes nothing."""
+        """Replace the practice's settings with a whole document: every field, as GET returns
+        them (a field left out is a 422 naming it; PATCH changes only some). The previous
+        version is kept in the history. Saving the same settings again changes nothing."""
         with context.transaction(principal) as session:
-            current = practices.update_settings(session, principal, data, now=context.clock.now())
+            current = practices.replace_settings(session, principal, data, now=context.clock.now())
+            return SettingsOut(version=current.version, settings=current.settings)
+
+    @patch("/", sync_to_thread=True, guards=[owner_only])
+    def change(
+        self, data: dict[str, Any], principal: Principal, context: ApiContext
+    ) -> SettingsOut:
+        """Change only the fields sent, e.g. `{"rules": {"low_overall": {"floor": 4.2}}}`: an
+        object merges into the current one at any depth; any other value (a number, text, a
+        list, null) replaces what was there. The result is validated as a whole document and
+        saved as a new version; a PATCH that changes nothing makes no new version."""
+        with context.transaction(principal) as session:
+            current = practices.change_settings(session, principal, data, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
     @get("/history", sync_to_thread=True, guards=[owner_only])

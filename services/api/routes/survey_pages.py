@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from services.api.context import ApiContext
 from shared.credentials import practice_of_link
-from shared.errors import DomainError, Invalid
+from shared.errors import Conflict, DomainError, Gone, Invalid, NotFound
 from shared.models import TokenPurpose
 from shared.survey import opt_out, responses
 from shared.survey.items import SCALE_LABELS
@@ -36,8 +36,24 @@ def _page(name: str, status: int = 200, **context: Any) -> Template:
     )
 
 
+# What a client opening a link reads first: the state the link is in, in plain words.
+_LINK_STATES: dict[type[DomainError], str] = {
+    Conflict: "Already answered",
+    Gone: "This link has closed",
+    NotFound: "This link is not valid",
+}
+ALREADY_UNSUBSCRIBED = (
+    "You are already unsubscribed",
+    "You get no more feedback emails after your sessions; there is nothing more to do. Your "
+    "therapist's practice can turn these emails back on if you ask them to.",
+)
+
+
 def _problem(error: DomainError) -> Template:
-    return _page("message.html", status=error.status_code, title="This link", message=error.message)
+    title = next(
+        (words for kind, words in _LINK_STATES.items() if isinstance(error, kind)), "This link"
+    )
+    return _page("message.html", status=error.status_code, title=title, message=error.message)
 
 
 def _link_transaction(context: ApiContext, token: str) -> ContextManager[Session]:
@@ -131,14 +147,19 @@ class SurveyPageController(Controller):
 
     @get("/u/{token:str}", sync_to_thread=True)
     def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
-        """Asks for a confirming POST: following the link alone unsubscribes nobody."""
+        """Asks for a confirming POST: following the link alone unsubscribes nobody. A client
+        who has already unsubscribed is told so, with no button to press again."""
         try:
             with _link_transaction(context, token) as session:
-                responses.resolve_link(
+                link = responses.resolve_link(
                     session, token, TokenPurpose.UNSUBSCRIBE, now=context.clock.now()
                 )
+                already = opt_out.has_opted_out(session, link.subject_id)
         except DomainError as error:
             return _problem(error)
+        if already:
+            title, message = ALREADY_UNSUBSCRIBED
+            return _page("message.html", title=title, message=message)
         return _page("unsubscribe.html")
 
     @post("/u/{token:str}", sync_to_thread=True, status_code=200)
@@ -148,9 +169,13 @@ class SurveyPageController(Controller):
         try:
             with _link_transaction(context, token) as session:
                 link = responses.resolve_link(session, token, TokenPurpose.UNSUBSCRIBE, now=now)
+                already = opt_out.has_opted_out(session, link.subject_id)
                 opt_out.opt_out(session, link.subject_id, now=now)
         except DomainError as error:
             return _problem(error)
+        if already:
+            title, message = ALREADY_UNSUBSCRIBED
+            return _page("message.html", title=title, message=message)
         return _page(
             "message.html",
             title="You will get no more feedback emails",

@@ -18,6 +18,7 @@ from shared.audit.trail import AuditEntry, audit_people, audit_trail
 from shared.errors import NotFound
 from shared.models import NotificationKind
 from shared.notifications.listing import troubled_notifications
+from shared.pagination import PageRequest
 from shared.practice.service import current_settings
 
 EMAIL_KINDS = {
@@ -74,15 +75,18 @@ class RecordPages(Controller):
     guards = [owner_only]
 
     @get("/emails", opt=PAGE, sync_to_thread=True)
-    def emails(self, principal: Principal, context: ApiContext) -> Template:
+    def emails(
+        self, principal: Principal, context: ApiContext, cursor: str | None = None
+    ) -> Template:
         with context.transaction(principal) as session:
             zone = current_settings(session, principal.practice_id).settings.zone
-            found = troubled_notifications(session, principal)
+            found = troubled_notifications(session, principal, page=PageRequest(cursor=cursor))
         return page(
             "owner/emails.html",
             principal=principal,
             current="/practice/emails",
-            emails=found,
+            emails=found.items,
+            next_cursor=found.next_cursor,
             kinds=EMAIL_KINDS,
             zone=zone,
         )

@@ -1,0 +1,93 @@
+"""Due work that raised: retried later with backoff, marked failed after MAX_TRIES.
+
+The scheduler's finders (shared.db.due.find_due) leave out an item until its `retry_at`, and
+for good once `failed_at` is set, so one poisoned row neither stops a tick nor comes first
+again on the next. A message the broker gave up on is recorded the same way, as failed at once
+(job "message:<actor>"), so what was dead-lettered can be counted (`attune work-failures`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from sqlmodel import Session, col, func, select
+
+from shared.db import Database, insert_ignoring_conflict
+from shared.models import WorkFailure
+
+MAX_TRIES = 5
+FIRST_RETRY = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+
+def retry_after(attempts: int) -> timedelta | None:
+    """How long to hold an item back after its `attempts`-th failure: 1, 2, 4, 8 minutes, then
+    None (no more tries: it is marked failed). Pure, so the arithmetic is tested alone."""
+    if attempts >= MAX_TRIES:
+        return None
+    return min(FIRST_RETRY * 2 ** (max(attempts, 1) - 1), RETRY_CAP)
+
+
+@dataclass(frozen=True)
+class Setback:
+    attempts: int
+    retry_at: datetime | None  # None: marked failed
+
+    @property
+    def failed(self) -> bool:
+        return self.retry_at is None
+
+
+def record_failure(
+    db: Database,
+    practice_id: UUID,
+    job: str,
+    item_id: UUID,
+    error: BaseException,
+    *,
+    now: datetime,
+    final: bool = False,
+) -> Setback:
+    """Count one more failure of `job` on `item_id`, in its practice's own transaction (the
+    one that failed has rolled back). `final` marks it failed at once (a dead letter)."""
+    with db.transaction(practice_id) as session:
+        insert_ignoring_conflict(
+            session,
+            WorkFailure,
+            {
+                "id": uuid4(),
+                "practice_id": practice_id,
+                "job": job,
+                "item_id": item_id,
+                "attempts": 0,
+                "last_error": "",
+                "updated_at": now,
+            },
+            ["job", "item_id"],
+        )
+        row = session.exec(
+            select(WorkFailure)
+            .where(WorkFailure.job == job)
+            .where(WorkFailure.item_id == item_id)
+            .with_for_update()
+        ).one()
+        row.attempts += 1
+        delay = None if final else retry_after(row.attempts)
+        row.retry_at = None if delay is None else now + delay
+        row.failed_at = now if delay is None else None
+        # The type only: an exception's text can carry row values (addresses, comments).
+        row.last_error = type(error).__name__[:200]
+        row.updated_at = now
+        return Setback(attempts=row.attempts, retry_at=row.retry_at)
+
+
+def failure_counts(session: Session) -> dict[tuple[str, str], int]:
+    """(job, "failed" | "retrying") -> how many items, across practices (the system role
+    reads these columns): what an operator checks after an outage."""
+    is_failed = col(WorkFailure.failed_at).is_not(None)
+    rows = session.exec(
+        select(WorkFailure.job, is_failed, func.count()).group_by(col(WorkFailure.job), is_failed)
+    ).all()
+    return {(job, "failed" if failed else "retrying"): int(n) for job, failed, n in rows}
