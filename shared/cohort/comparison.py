@@ -69,9 +69,42 @@ GRID_AXES: dict[str, tuple[float, ...]] = {
 }
 
 
-def grid(base: CohortModel) -> list[CohortModel]:
-    names = list(GRID_AXES)
+def grid(base: CohortModel, axes: dict[str, tuple[float, ...]] = GRID_AXES) -> list[CohortModel]:
+    """Every combination of the axes' values, the rest of the model as in `base`."""
+    names = list(axes)
     return [
         base.model_copy(update=dict(zip(names, values, strict=True)))
-        for values in itertools.product(*GRID_AXES.values())
+        for values in itertools.product(*axes.values())
     ]
+
+
+@dataclass(frozen=True)
+class CohortReplay:
+    """What one set of rules raises on the typical cohort, with the truth the simulation knows."""
+
+    alerts: int
+    by_rule: dict[str, int]  # alerts each enabled rule contributed to (0 for rules off)
+    alerts_per_clinician_week: float
+    ruptures_found: float  # share of planted ruptures
+    sessions_to_detection: float | None
+    false_alarms_per_100: float
+
+
+def replay_typical_cohort(
+    rules: DipRules, items: Sequence[SurveyItem], model: CohortModel | None = None, seed: int = 0
+) -> CohortReplay:
+    """The rules run over the typical simulated cohort: what a new practice, with no answers
+    yet, would see its settings raise."""
+    performance = rule_performance(simulate(model or CohortModel(), seed), rules, items)
+    settings = performance[SETTINGS]
+    return CohortReplay(
+        alerts=settings.alerts,
+        by_rule={
+            name: performance[name].alerts if getattr(rules, name).enabled else 0
+            for name in DipRules.model_fields
+        },
+        alerts_per_clinician_week=settings.alerts_per_clinician_week,
+        ruptures_found=settings.found_share,
+        sessions_to_detection=settings.sessions_to_detection,
+        false_alarms_per_100=settings.false_alarms_per_100,
+    )
