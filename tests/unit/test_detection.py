@@ -8,7 +8,7 @@ from fractions import Fraction
 from random import Random
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.detection import (
@@ -45,6 +45,11 @@ ANSWER_RULES = (
     "decline_streak",
     "asked",
 )
+
+# Properties draw whole histories of answers; on a shared, loaded machine generating them can
+# outrun Hypothesis's speed checks, which say nothing about the rules: the checks on the
+# examples themselves stay as they are.
+SHARED_MACHINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ADDRESS = Move.ADDRESS_RELATIONSHIP
 INVITE = Move.INVITE_FEEDBACK
@@ -707,13 +712,21 @@ def answers(draw: st.DrawFn) -> Answer:
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     """A history grown from real answers (a mean) and expired invitations (None)."""
-    events = draw(st.lists(st.one_of(score_maps(), st.none()), max_size=25))
+    # One set of items for the whole history, as a practice's survey has, keeps each draw small.
+    keys = draw(st.lists(st.sampled_from(KEYS), min_size=3, max_size=5, unique=True))
+    item_scores = st.lists(
+        st.integers(min_value=SCALE_MIN, max_value=SCALE_MAX),
+        min_size=len(keys),
+        max_size=len(keys),
+    )
+    events = draw(st.lists(st.one_of(item_scores, st.none()), max_size=15))
     history = History()
     for event in events:
         if event is None:
             history = history.with_silence()
         else:
-            history = history.with_answer(Answer(event).mean, event)
+            answer = dict(zip(keys, event, strict=True))
+            history = history.with_answer(Answer(answer).mean, answer)
     return history
 
 
@@ -760,6 +773,7 @@ def dip_rules(draw: st.DrawFn, max_floor: int = SCALE_MAX - 1) -> DipRules:
 item_lists = st.lists(st.sampled_from(ITEMS), max_size=5, unique_by=lambda item: item.key)
 
 
+@SHARED_MACHINE
 @given(
     history=histories(),
     keys=st.lists(st.sampled_from(KEYS), min_size=3, max_size=5, unique=True),
@@ -775,6 +789,7 @@ def test_answers_at_the_top_of_the_scale_never_produce_findings(
     assert updated.decline_streak == 0
 
 
+@SHARED_MACHINE
 @given(
     history=histories(),
     answer=answers(),
@@ -800,6 +815,7 @@ def test_raising_the_item_floor_never_removes_a_floor_finding(
         assert [list(f.items) for f in finding] == ([expected] if expected else [])
 
 
+@SHARED_MACHINE
 @given(
     history=histories(),
     answer=answers(),
@@ -818,6 +834,7 @@ def test_raising_the_overall_floor_never_removes_a_low_overall_finding(
     assert high_fired == (answer.mean < higher)
 
 
+@SHARED_MACHINE
 @given(
     prior=st.lists(score_maps(), min_size=2, max_size=15),
     random=st.randoms(use_true_random=False),
@@ -853,6 +870,7 @@ def test_the_order_in_which_the_history_was_stored_does_not_matter(
     assert evaluate(one, answer, whole_history) == evaluate(other, answer, whole_history)
 
 
+@SHARED_MACHINE
 @given(
     history=histories(),
     answer=answers(),
@@ -885,6 +903,7 @@ def test_raising_a_floor_never_removes_an_alert(
     assert not before or after
 
 
+@SHARED_MACHINE
 @given(history=histories(), answer=answers(), rules=dip_rules(), items=item_lists)
 def test_every_finding_names_a_rule_and_at_least_one_move(
     history: History, answer: Answer, rules: DipRules, items: list[SurveyItem]
@@ -908,6 +927,7 @@ def test_every_finding_names_a_rule_and_at_least_one_move(
         assert moves_of([*findings, *silence])
 
 
+@SHARED_MACHINE
 @given(history=histories(), answer=answers(), rules=dip_rules())
 def test_asked_fires_exactly_when_enabled_and_ticked(
     history: History, answer: Answer, rules: DipRules
@@ -921,6 +941,7 @@ def exact_mean(scores_: dict[str, int]) -> Fraction:
     return Fraction(sum(scores_.values()), len(scores_))
 
 
+@SHARED_MACHINE
 @given(
     prior=st.lists(score_maps(), min_size=1, max_size=15),
     answer=score_maps(),
@@ -938,6 +959,7 @@ def test_drop_fires_exactly_when_the_true_drop_reaches_the_points(
     assert ("drop" in fired(evaluate(history, answer, rules))) == expected
 
 
+@SHARED_MACHINE
 @given(
     previous=score_maps(),
     answer=score_maps(),
