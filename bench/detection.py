@@ -97,7 +97,7 @@ def _client_with_history(db: Database, practice_id: UUID, prior: int) -> Subject
         assert past.response is not None
         past.response.evaluated_at = at  # as the worker left it
         rows.append(past)
-        history = history.with_answer(fmean(scores.values()))
+        history = history.with_answer(fmean(scores.values()), scores)
     store(db, practice_id, rows)
     _past_alerts(db, subject, rows)
     with db.transaction(practice_id) as session:

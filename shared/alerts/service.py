@@ -25,6 +25,7 @@ from shared.detection import (
     moves_of,
     repair_target,
 )
+from shared.detection.history import ItemSums
 from shared.models import (
     Alert,
     AlertStatus,
@@ -67,6 +68,8 @@ def _as_history(row: ClientHistory) -> History:
         last_mean=row.last_mean,
         decline_streak=row.decline_streak,
         unanswered_streak=row.unanswered_streak,
+        streak_from=row.streak_from,
+        items=tuple(sorted((key, ItemSums(*sums)) for key, sums in (row.item_sums or {}).items())),
     )
 
 
@@ -77,6 +80,8 @@ def _store_history(row: ClientHistory, history: History) -> None:
     row.last_mean = history.last_mean
     row.decline_streak = history.decline_streak
     row.unanswered_streak = history.unanswered_streak
+    row.streak_from = history.streak_from
+    row.item_sums = {key: [sums.answered, sums.total, sums.total_sq] for key, sums in history.items}
 
 
 def _raise_alert(

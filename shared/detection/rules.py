@@ -6,12 +6,13 @@ rules, and the tests exercise them without a database.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 
 from shared.detection.history import History
-from shared.practice.settings import DipRules
+from shared.practice.settings import DipRules, DropRule
 from shared.survey.items import SCALE_MAX, SurveyItem
 from shared.survey.moves import MOVE_ORDER, Move
 
@@ -67,6 +68,19 @@ def _lowest_items(answer: Answer) -> tuple[str, ...]:
     return tuple(sorted(key for key, score in answer.scores.items() if score == lowest))
 
 
+def _spread(history: History, rule: DropRule) -> float:
+    """The client's own standard deviation, shrunk toward the typical client's while their
+    history is short: `prior_answers` pseudo-answers at the typical spread are pooled with the
+    client's own (as in a conjugate prior on the variance), so a client with three steady
+    answers is not held to a spread of almost nothing, and their own spread takes over as
+    answers accumulate."""
+    if rule.prior_answers == 0:
+        return history.sd
+    own = max(history.answered - 1, 0)
+    pooled = own * history.sd**2 + rule.prior_answers * rule.typical_sd**2
+    return math.sqrt(pooled / (own + rule.prior_answers))
+
+
 def evaluate_answer(
     history: History,
     answer: Answer,
@@ -112,9 +126,10 @@ def evaluate_answer(
         numbers = {"mean": mean, "baseline": history.mean, "drop": drop}
         # A client whose answers never varied has no spread to measure in; the fixed
         # threshold stands in for it rather than flagging every tiny wobble.
-        if drop_rule.in_sd is not None and history.sd > 0:
-            threshold = drop_rule.in_sd * history.sd
-            numbers |= {"sd": history.sd, "in_sd": drop_rule.in_sd}
+        spread = _spread(history, drop_rule)
+        if drop_rule.in_sd is not None and spread > 0:
+            threshold = drop_rule.in_sd * spread
+            numbers |= {"sd": spread, "in_sd": drop_rule.in_sd}
         if drop > 0 and drop >= threshold - TOLERANCE:
             findings.append(
                 Finding(
@@ -122,6 +137,34 @@ def evaluate_answer(
                     items=lowest,
                     moves=overall_moves,
                     numbers=numbers | {"threshold": threshold},
+                )
+            )
+
+    item_rule = rules.item_drop
+    if item_rule.enabled:
+        dropped = {
+            key: history.item(key).mean - score
+            for key, score in answer.scores.items()
+            if history.item(key).answered >= item_rule.min_history
+        }
+        fell = tuple(
+            sorted(
+                key
+                for key, drop in dropped.items()
+                if drop > 0 and drop >= item_rule.points - TOLERANCE
+            )
+        )
+        if fell:
+            findings.append(
+                Finding(
+                    rule="item_drop",
+                    items=fell,
+                    moves=_item_moves(fell, by_key),
+                    numbers={
+                        "threshold": item_rule.points,
+                        **{f"baseline.{key}": history.item(key).mean for key in fell},
+                        **{f"score.{key}": answer.scores[key] for key in fell},
+                    },
                 )
             )
 
@@ -143,17 +186,25 @@ def evaluate_answer(
                 )
             )
 
-    updated = history.with_answer(mean)
+    updated = history.with_answer(mean, answer.scores)
     streak = rules.decline_streak
     if streak.enabled and updated.decline_streak >= streak.count:
-        findings.append(
-            Finding(
-                rule="decline_streak",
-                items=lowest,
-                moves=overall_moves,
-                numbers={"declines": updated.decline_streak, "count": streak.count},
+        assert updated.streak_from is not None  # a streak always remembers where it began
+        fall = updated.streak_from - mean
+        if fall >= streak.min_fall - TOLERANCE:
+            findings.append(
+                Finding(
+                    rule="decline_streak",
+                    items=lowest,
+                    moves=overall_moves,
+                    numbers={
+                        "declines": updated.decline_streak,
+                        "count": streak.count,
+                        "fall": fall,
+                        "min_fall": streak.min_fall,
+                    },
+                )
             )
-        )
 
     if rules.asked.enabled and answer.asked_to_talk:
         findings.append(

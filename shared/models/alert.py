@@ -25,6 +25,9 @@ class ClientHistory(SQLModel, table=True):
     last_mean: float | None = None
     decline_streak: int = 0
     unanswered_streak: int = 0
+    # {item key: [answered, total, total_sq]} (see shared.detection.history.ItemSums).
+    item_sums: dict[str, list[int]] | None = json_field(nullable=True)
+    streak_from: float | None = None
 
 
 class AlertStatus(StrEnum):

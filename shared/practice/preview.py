@@ -2,7 +2,9 @@
 
 Reads the practice's answers and expired invitations, replays them through the detection
 rules twice (current settings, candidate settings) and counts the alerts each would have
-raised over the last N days. It writes no row and queues no email.
+raised over the last N days. On request it also replays both over the typical simulated
+cohort (shared.cohort), so a practice with no answers yet sees what its settings would raise,
+and how many planted ruptures they would find. It writes no row and queues no email.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from uuid import UUID
 from sqlmodel import Session, col, func, or_, select
 
 from shared.access import Principal, require_owner
+from shared.cohort.comparison import CohortReplay, replay_typical_cohort
+from shared.cohort.model import CohortModel
 from shared.detection.replay import AlertCounts, PastEvent, replay
 from shared.detection.rules import Answer
 from shared.models import (
@@ -51,6 +55,18 @@ class SettingsPreview:
     current: AlertCounts
     candidate: AlertCounts
     by_clinician: list[ClinicianCounts]
+    typical_cohort: TypicalCohortPreview | None = None
+
+
+@dataclass(frozen=True)
+class TypicalCohortPreview:
+    """Both settings over the same simulated cohort (a simulation, not the practice's data)."""
+
+    clinicians: int
+    clients: int
+    weeks: int
+    current: CohortReplay
+    candidate: CohortReplay
 
 
 def _past_events(
@@ -108,6 +124,7 @@ def preview_settings(
     *,
     days: int,
     now: datetime,
+    typical_cohort: bool = False,
 ) -> SettingsPreview:
     require_owner(principal)
     current = current_settings(session, principal.practice_id)
@@ -137,6 +154,16 @@ def preview_settings(
         .where(col(Alert.created_at) <= now)
     ).one()
     in_window = [event for event in events if event.at >= window_start]
+    simulated = None
+    if typical_cohort:
+        model = CohortModel()
+        simulated = TypicalCohortPreview(
+            clinicians=model.clinicians,
+            clients=model.clinicians * model.caseload,
+            weeks=model.sessions,
+            current=replay_typical_cohort(current.settings.rules, current.settings.known_items),
+            candidate=replay_typical_cohort(candidate.rules, candidate.known_items),
+        )
     return SettingsPreview(
         days=days,
         window_start=window_start,
@@ -156,4 +183,5 @@ def preview_settings(
             )
             for clinician_id, name in clinicians
         ],
+        typical_cohort=simulated,
     )

@@ -56,26 +56,111 @@ class LowOverallRule(_Strict):
 
 
 class DropRule(_Strict):
-    enabled: bool = True
-    points: float = Field(default=0.75, gt=0, le=SCALE_MAX - SCALE_MIN)
-    min_history: int = Field(default=3, ge=1, le=100)
+    enabled: bool = Field(
+        default=True,
+        description="Flag an answer whose average falls well below the client's own usual.",
+    )
+    points: float = Field(
+        default=0.75,
+        gt=0,
+        le=SCALE_MAX - SCALE_MIN,
+        description="How many points below the client's usual average counts as a drop.",
+    )
+    min_history: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="How many earlier answers a client needs before their usual is trusted.",
+    )
     # When set, the drop is measured in the client's own standard deviations instead.
-    in_sd: float | None = Field(default=None, gt=0, le=5)
+    in_sd: float | None = Field(
+        default=None,
+        gt=0,
+        le=5,
+        description=(
+            "If set, measure the drop in the client's own ups and downs (standard "
+            "deviations) instead of in points."
+        ),
+    )
+    typical_sd: float = Field(
+        default=0.3,
+        gt=0,
+        le=2,
+        description=(
+            "How much a typical client's average moves from session to session; stands in "
+            "for a client's own spread while their history is short."
+        ),
+    )
+    prior_answers: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description=(
+            "How many answers' worth of weight the typical spread carries against a client's "
+            "own (0: use the client's own spread alone)."
+        ),
+    )
+
+
+class ItemDropRule(_Strict):
+    enabled: bool = Field(
+        default=True,
+        description="Flag a question answered well below how this client usually answers it.",
+    )
+    points: float = Field(
+        default=1.5,
+        gt=0,
+        le=SCALE_MAX - SCALE_MIN,
+        description="How many points below the client's usual score on a question counts.",
+    )
+    min_history: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="How many earlier answers to a question are needed before it is compared.",
+    )
 
 
 class SuddenDropRule(_Strict):
-    enabled: bool = False
-    points: float = Field(default=1.0, gt=0, le=SCALE_MAX - SCALE_MIN)
+    enabled: bool = Field(
+        default=False, description="Flag an answer whose average falls sharply from the last one."
+    )
+    points: float = Field(
+        default=1.0,
+        gt=0,
+        le=SCALE_MAX - SCALE_MIN,
+        description="How many points below the previous answer's average counts as sharp.",
+    )
 
 
 class DeclineStreakRule(_Strict):
-    enabled: bool = True
-    count: int = Field(default=2, ge=1, le=20)
+    enabled: bool = Field(
+        default=True, description="Flag answers that keep getting a little lower in a row."
+    )
+    count: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="How many falls in a row it takes.",
+    )
+    min_fall: float = Field(
+        default=0.8,
+        ge=0,
+        le=SCALE_MAX - SCALE_MIN,
+        description=(
+            "How many points the average must have fallen over those answers in all, so "
+            "tiny wobbles are ignored (0: any fall counts)."
+        ),
+    )
 
 
 class SilenceRule(_Strict):
-    enabled: bool = True
-    count: int = Field(default=2, ge=1, le=20)
+    enabled: bool = Field(
+        default=True, description="Flag a client who has stopped answering the surveys."
+    )
+    count: int = Field(
+        default=3, ge=1, le=20, description="How many unanswered surveys in a row it takes."
+    )
 
 
 class AskedRule(_Strict):
@@ -86,6 +171,7 @@ class DipRules(_Strict):
     floor: FloorRule = FloorRule()
     low_overall: LowOverallRule = LowOverallRule()
     drop: DropRule = DropRule()
+    item_drop: ItemDropRule = ItemDropRule()
     sudden_drop: SuddenDropRule = SuddenDropRule()
     decline_streak: DeclineStreakRule = DeclineStreakRule()
     silence: SilenceRule = SilenceRule()

@@ -19,7 +19,16 @@ from tests.integration.test_bad_input import error_fields, problem, unchanged
 from tests.support.history import FIVE, answered_session, unanswered_session
 from tests.support.practice import PracticeFixture, add_clinician_with_client, create_practice
 
-RULES = ("floor", "low_overall", "drop", "sudden_drop", "decline_streak", "silence", "asked")
+RULES = (
+    "floor",
+    "low_overall",
+    "drop",
+    "item_drop",
+    "sudden_drop",
+    "decline_streak",
+    "silence",
+    "asked",
+)
 
 
 @pytest.fixture
@@ -27,8 +36,9 @@ def seeded(stack: Stack, http: httpx.Client) -> dict[str, Any]:
     """Two clinicians' clients over the last two months, evaluated by the real loop.
 
     Under the default rules, inside the last 30 days: RC-1001 drops 0.8 below a baseline of
-    5.0 (drop), SC-2002 answers a mean of 3.8 (low overall). Before the window, SC-2002 let two
-    surveys expire (a silence alert, outside the window); inside it RC-1001 lets one expire.
+    5.0 (drop), pace two points below its own 5.0 (item drop); SC-2002 answers a mean of 3.8
+    (low overall). Before the window, SC-2002 let three surveys expire (a silence alert,
+    outside the window); inside it RC-1001 lets one expire.
     """
     practice = create_practice(http)
     casey, robin = practice.clinician["id"], practice.client["id"]
@@ -52,6 +62,7 @@ def seeded(stack: Stack, http: httpx.Client) -> dict[str, Any]:
     answer(robin, casey, 13)
     unanswered_session(db, pid, UUID(robin), UUID(casey), at=START - timedelta(days=6))
 
+    unanswered_session(db, pid, UUID(sam), UUID(drew), at=START - timedelta(days=45))
     unanswered_session(db, pid, UUID(sam), UUID(drew), at=START - timedelta(days=40))
     unanswered_session(db, pid, UUID(sam), UUID(drew), at=START - timedelta(days=35))
     answer(sam, drew, 10, honest=4, disagree=4, respected=4, input=4, pace=4)
@@ -83,6 +94,7 @@ def test_preview_counts_current_and_candidate_alerts_per_rule_and_clinician(
     alerts = practice.http.get("/api/v1/alerts", headers=practice.as_owner()).json()
     assert sorted(r["rule"] for a in alerts for r in a["evidence"]) == [
         "drop",
+        "item_drop",
         "low_overall",
         "silence",
     ]
@@ -108,13 +120,16 @@ def test_preview_counts_current_and_candidate_alerts_per_rule_and_clinician(
     assert result["raised"] == 2
     assert result["current"] == {
         "alerts": 2,
-        "by_rule": {rule: int(rule in ("drop", "low_overall")) for rule in RULES},
+        "by_rule": {rule: int(rule in ("drop", "item_drop", "low_overall")) for rule in RULES},
     }
     # Floor 3 catches both dips by an item at 3; one unanswered survey is now enough.
     assert result["candidate"] == {
         "alerts": 3,
-        "by_rule": {rule: {"floor": 2, "silence": 1}.get(rule, 0) for rule in RULES},
+        "by_rule": {
+            rule: {"floor": 2, "item_drop": 1, "silence": 1}.get(rule, 0) for rule in RULES
+        },
     }
+    assert result["typical_cohort"] is None  # only when asked for
     assert result["by_clinician"] == [
         {
             "clinician_id": practice.clinician["id"],
@@ -177,3 +192,39 @@ def test_preview_refuses_nonsense_by_name_and_only_for_the_owner(
             headers=practice.as_clinician(),
         )
         assert problem(refused, 403)["detail"] == "Only the practice owner can do this."
+
+
+def test_a_new_practice_previews_its_settings_on_the_typical_simulated_cohort(
+    stack: Stack, http: httpx.Client
+) -> None:
+    """No answers yet, so the practice's own history shows nothing; the typical cohort shows
+    what the settings would raise there, and how many of its planted ruptures they find."""
+    practice = create_practice(http)
+    settings = current_settings(practice)["settings"]
+    looser = candidate(practice, item_drop={"enabled": False}, low_overall={"floor": 4.6})
+    with unchanged(stack):
+        response = preview(practice, {"settings": looser, "days": 30, "typical_cohort": True})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["answers"], result["current"]["alerts"]) == (0, 0)
+    cohort = result["typical_cohort"]
+    assert "not a clinical trial" in cohort["simulation"]
+    assert (cohort["clinicians"], cohort["clients"], cohort["weeks"]) == (8, 200, 16)
+    current, looser_result = cohort["current"], cohort["candidate"]
+    assert set(current["by_rule"]) == set(RULES)
+    assert current["by_rule"]["item_drop"] > 0
+    assert looser_result["by_rule"]["item_drop"] == 0  # turned off
+    # The defaults stay within one alert per clinician per day of sessions (5 a week).
+    assert 0 < current["alerts_per_clinician_week"] <= 5
+    assert current["alerts_per_clinician_week"] == pytest.approx(current["alerts"] / (8 * 16))
+    # An SRS-like line raises far more false alarms than the defaults.
+    assert looser_result["false_alarms_per_100"] > 2 * current["false_alarms_per_100"]
+    assert 0 < current["ruptures_found"] <= 1
+    # The same request gives the same simulated figures: the cohort is seeded.
+    again = preview(practice, {"settings": looser, "days": 30, "typical_cohort": True}).json()
+    assert again["typical_cohort"] == cohort
+    # Unchanged settings give the same figures on both sides.
+    same = preview(practice, {"settings": settings, "typical_cohort": True}).json()
+    assert same["typical_cohort"]["candidate"] == same["typical_cohort"]["current"]
+    body = problem(preview(practice, {"settings": settings, "typical_cohort": "maybe"}), 422)
+    assert error_fields(body) == {"typical_cohort"}

@@ -10,12 +10,15 @@ import pytest
 from pydantic import ValidationError
 
 from shared.practice.settings import (
+    DeclineStreakRule,
     DipRules,
     DropRule,
     FloorRule,
+    ItemDropRule,
     PracticeSettings,
     QuietHours,
     Sender,
+    SilenceRule,
     Timing,
 )
 from shared.survey.items import BUILT_IN_ITEMS, DEFAULT_ITEM_KEYS, SurveyItem
@@ -64,8 +67,15 @@ def test_defaults_are_valid_and_match_the_design() -> None:
     assert (rules.drop.enabled, rules.drop.points, rules.drop.min_history) == (True, 0.75, 3)
     assert rules.drop.in_sd is None
     assert (rules.sudden_drop.enabled, rules.sudden_drop.points) == (False, 1.0)
+    assert (rules.drop.typical_sd, rules.drop.prior_answers) == (0.3, 0)
+    assert (rules.item_drop.enabled, rules.item_drop.points, rules.item_drop.min_history) == (
+        True,
+        1.5,
+        1,
+    )
     assert (rules.decline_streak.enabled, rules.decline_streak.count) == (True, 2)
-    assert (rules.silence.enabled, rules.silence.count) == (True, 2)
+    assert rules.decline_streak.min_fall == 0.8
+    assert (rules.silence.enabled, rules.silence.count) == (True, 3)
     assert rules.asked.enabled is True
     assert settings.timing.quiet_hours == QuietHours(start=time(21, 0), end=time(8, 0))
     assert settings.zone == ZoneInfo("UTC")
@@ -98,6 +108,76 @@ def test_a_full_valid_settings_document_round_trips() -> None:
     assert settings.timing.quiet_hours is None
     assert PracticeSettings.model_validate(settings.model_dump()) == settings
     assert PracticeSettings.model_validate_json(settings.model_dump_json()) == settings
+
+
+# A settings document as stored before the cohort measurements (issue 12) added the item-drop
+# rule, the decline streak's minimum fall and the baseline's typical spread: every field of
+# the model then, with the values a practice had saved.
+STORED_BEFORE_ITEM_DROP: dict[str, Any] = {
+    "timezone": "Europe/Berlin",
+    "item_keys": ["honest", "disagree", "respected", "input", "pace"],
+    "custom_items": [],
+    "rules": {
+        "floor": {"enabled": True, "floor": 2},
+        "low_overall": {"enabled": True, "floor": 4.0},
+        "drop": {"enabled": True, "points": 0.75, "min_history": 3, "in_sd": 1.5},
+        "sudden_drop": {"enabled": False, "points": 1.0},
+        "decline_streak": {"enabled": True, "count": 2},
+        "silence": {"enabled": True, "count": 2},
+        "asked": {"enabled": True},
+    },
+    "timing": {
+        "survey_delay_minutes": 60,
+        "survey_expiry_hours": 72,
+        "reminder_after_hours": None,
+        "alert_lead_hours": 24.0,
+        "quiet_hours": {"start": "21:00:00", "end": "08:00:00"},
+    },
+    "sender": {
+        "display_name": "Session feedback",
+        "reply_to": None,
+        "survey_subject": "A quick question about your last session",
+        "nudge_subject": "Before your next session",
+    },
+    "crisis_line": "If you are in crisis, call or text 988 (US), or your local emergency number.",
+}
+
+
+def test_a_settings_document_stored_before_the_new_rule_fields_still_loads() -> None:
+    """Stored versions are validated on every read: an older one keeps what it saved and takes
+    the defaults for what it never had."""
+    settings = PracticeSettings.model_validate(STORED_BEFORE_ITEM_DROP)
+    rules = settings.rules
+    assert rules.silence.count == 2  # as saved, not the new default of 3
+    assert rules.drop.in_sd == 1.5
+    assert rules.item_drop == DipRules().item_drop
+    assert rules.decline_streak.min_fall == DipRules().decline_streak.min_fall
+    assert (rules.drop.typical_sd, rules.drop.prior_answers) == (0.3, 0)
+    assert PracticeSettings.model_validate(settings.model_dump(mode="json")) == settings
+
+
+def test_every_rule_setting_explains_itself_in_one_sentence() -> None:
+    """The owner's settings page shows each field's description beside it."""
+    for rule in (DropRule, ItemDropRule, DeclineStreakRule, SilenceRule):
+        for name, field in rule.model_fields.items():
+            assert field.description, f"{rule.__name__}.{name} has no description"
+            assert field.description.count(". ") == 0, f"{rule.__name__}.{name}: one sentence"
+
+
+@pytest.mark.parametrize(
+    ("loc", "value"),
+    [
+        (("item_drop", "points"), 0),
+        (("item_drop", "min_history"), 0),
+        (("decline_streak", "min_fall"), -0.1),
+        (("drop", "typical_sd"), 0),
+        (("drop", "prior_answers"), -1),
+    ],
+)
+def test_new_rule_fields_refuse_nonsense(loc: tuple[str, str], value: float) -> None:
+    rule, field = loc
+    error = refused({"rules": {rule: {field: value}}})
+    assert_names_field(error, "rules", rule, field)
 
 
 def test_timing_durations() -> None:

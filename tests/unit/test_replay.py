@@ -33,14 +33,15 @@ def test_replay_counts_alerts_per_rule_and_clinician_inside_the_window() -> None
         answer(robin, 0),
         answer(robin, 7),
         answer(robin, 14),
-        answer(robin, 21, honest=4, respected=4, pace=3),  # drop of 0.8
+        answer(robin, 21, honest=4, respected=4, pace=3),  # drop of 0.8; pace 2 below its 5
         answer(sam, 3, honest=1),  # floor + low overall, but before the window
+        silence(sam, 17, DREW),
         silence(sam, 24, DREW),
-        silence(sam, 30, DREW),  # second silence in a row
+        silence(sam, 30, DREW),  # third silence in a row
     ]
     counts = replay(events, DipRules(), ITEMS, counted_from=DAY0 + timedelta(days=10))
     assert counts.alerts == 2
-    assert dict(counts.by_rule) == {"drop": 1, "silence": 1}
+    assert dict(counts.by_rule) == {"drop": 1, "item_drop": 1, "silence": 1}
     assert dict(counts.by_clinician) == {CASEY: 1, DREW: 1}
 
 

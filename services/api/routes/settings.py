@@ -37,6 +37,13 @@ class SettingsVersionOut(Out):
 class PreviewIn(Body):
     settings: PracticeSettings
     days: int = Field(default=30, ge=1, le=MAX_PREVIEW_DAYS)
+    typical_cohort: bool = Field(
+        default=False,
+        description=(
+            "Also replay both settings over a typical simulated cohort (8 clinicians, 200 "
+            "clients, 16 weeks), so a practice with no answers yet sees what they would raise."
+        ),
+    )
 
 
 class AlertCountsOut(Out):
@@ -58,6 +65,27 @@ class ClinicianPreviewOut(Out):
     candidate: int
 
 
+class CohortReplayOut(Out):
+    alerts: int
+    by_rule: dict[str, int]
+    alerts_per_clinician_week: float
+    ruptures_found: float
+    sessions_to_detection: float | None
+    false_alarms_per_100: float
+
+
+class TypicalCohortOut(Out):
+    simulation: str = (
+        "A simulated cohort, not the practice's clients and not a clinical trial: see the "
+        "README's tuning section for its assumptions."
+    )
+    clinicians: int
+    clients: int
+    weeks: int
+    current: CohortReplayOut
+    candidate: CohortReplayOut
+
+
 class PreviewOut(Out):
     days: int
     window_start: datetime
@@ -69,6 +97,7 @@ class PreviewOut(Out):
     current: AlertCountsOut
     candidate: AlertCountsOut
     by_clinician: list[ClinicianPreviewOut]
+    typical_cohort: TypicalCohortOut | None = None
 
 
 class SettingsController(Controller):
@@ -124,11 +153,16 @@ class SettingsController(Controller):
     @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)
     def preview(self, data: PreviewIn, principal: Principal, context: ApiContext) -> PreviewOut:
         """How many alerts the current and the candidate settings would have raised over the
-        practice's last N days of answers, per rule and per clinician. Saves nothing and
-        sends nothing."""
+        practice's last N days of answers, per rule and per clinician; with typical_cohort,
+        also over a typical simulated cohort. Saves nothing and sends nothing."""
         with context.transaction(principal) as session:
             preview = preview_settings(
-                session, principal, data.settings, days=data.days, now=context.clock.now()
+                session,
+                principal,
+                data.settings,
+                days=data.days,
+                now=context.clock.now(),
+                typical_cohort=data.typical_cohort,
             )
             return PreviewOut.model_validate(
                 {
@@ -136,5 +170,12 @@ class SettingsController(Controller):
                     "current": AlertCountsOut.of(preview.current),
                     "candidate": AlertCountsOut.of(preview.candidate),
                     "by_clinician": [vars(row) for row in preview.by_clinician],
+                    "typical_cohort": None
+                    if preview.typical_cohort is None
+                    else {
+                        **vars(preview.typical_cohort),
+                        "current": vars(preview.typical_cohort.current),
+                        "candidate": vars(preview.typical_cohort.candidate),
+                    },
                 }
             )
