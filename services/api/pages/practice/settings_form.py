@@ -98,6 +98,32 @@ RULES: tuple[RuleForm, ...] = (
             "Leave empty to use points. Rupture research uses 1 to 2.",
             step="0.1",
         ),
+        Knob(
+            "rules.drop.typical_sd",
+            "A typical client's session-to-session spread",
+            "number",
+            "Stands in for a client's own spread while their history is short.",
+            step="0.05",
+        ),
+        Knob(
+            "rules.drop.prior_answers",
+            "Weight of the typical spread, in answers",
+            "whole",
+            "0 uses the client's own spread alone.",
+        ),
+    ),
+    _rule(
+        "item_drop",
+        "One question lower than usual",
+        "Flags a session when any one question is answered {points} points or more below how "
+        "this client usually answers it, once they have answered it {min_history} times.",
+        Knob(
+            "rules.item_drop.points",
+            "Points below their usual on that question",
+            "number",
+            step="0.1",
+        ),
+        Knob("rules.item_drop.min_history", "Answers to that question needed first", "whole"),
     ),
     _rule(
         "sudden_drop",
@@ -109,8 +135,16 @@ RULES: tuple[RuleForm, ...] = (
     _rule(
         "decline_streak",
         "Decline streak",
-        "Flags a session when the average has gone down {count} times in a row.",
+        "Flags a session when the average has gone down {count} times in a row, by "
+        "{min_fall} points or more in all.",
         Knob("rules.decline_streak.count", "Times in a row", "whole"),
+        Knob(
+            "rules.decline_streak.min_fall",
+            "Smallest fall in all",
+            "number",
+            "0 counts any fall; tiny wobbles are ignored above that.",
+            step="0.1",
+        ),
     ),
     _rule(
         "silence",
