@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Refused by `attune serve`: sign-ins and the comments' key derive from it.
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTUNE_", extra="ignore")
@@ -29,7 +32,7 @@ class Settings(BaseSettings):
 
     # Public address of the API, used in links inside emails.
     base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = Field(default="dev-only-secret-change-me", repr=False)
+    secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
     # Fernet keys for clients' comments, comma-separated, newest first: new comments use the
     # first, any of them reads. Unset, one key is derived from secret_key (README, "Keys").
     comment_keys: str = Field(default="", repr=False)
