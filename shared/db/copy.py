@@ -3,12 +3,15 @@ database, unchanged, and prove it.
 
 Rows go through the models' own column types (SQLite's text UUIDs and naive UTC times come
 out as Python values and go into PostgreSQL's uuid and timestamptz), so ids, settings
-versions, token hashes and encrypted comments arrive as they were: nothing is re-derived,
-re-hashed or re-encrypted. Everything happens in one PostgreSQL transaction. Inside it the
-owner lifts FORCE ROW LEVEL SECURITY from the tables that have it (the owner must see and
-write every practice's rows), copies, puts FORCE back, and then reads every table back and
-compares its row count and a checksum over every value with the source's; any difference
-rolls the whole copy back, FORCE included.
+versions and token hashes arrive as they were. Encrypted columns are the exception: their
+type would decrypt on the way out and encrypt afresh on the way in (a new Fernet token for
+the same comment), so they move as the stored ciphertext, and the copy needs no key.
+
+Everything happens in one PostgreSQL transaction. Inside it the owner lifts FORCE ROW
+LEVEL SECURITY from the tables that have it (the owner must see and write every practice's
+rows), copies, puts FORCE back, and then reads every table back and compares its row count
+and a checksum over every value with the source's; any difference rolls the whole copy
+back, FORCE included.
 """
 
 from __future__ import annotations
@@ -22,12 +25,24 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Integer, Table, create_engine, func, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlmodel import SQLModel
 
 import shared.models  # noqa: F401  (every table on the metadata)
 from shared.db.migrations import upgrade
 from shared.errors import Conflict, Invalid
+from shared.privacy.encryption import EncryptedText
 
 BATCH = 1000
 
@@ -42,6 +57,20 @@ class TableCopy:
 def tables() -> list[Table]:
     """Every table, parents before children."""
     return list(SQLModel.metadata.sorted_tables)
+
+
+def stored_form(table: Table) -> Table:
+    """`table` with each encrypted column as the text it is stored as."""
+    columns = [
+        Column(
+            column.name,
+            column.type.impl_instance if isinstance(column.type, EncryptedText) else column.type,
+            primary_key=column.primary_key,
+            autoincrement=False,
+        )
+        for column in table.columns
+    ]
+    return Table(table.name, MetaData(), *columns)
 
 
 def _canonical(value: Any) -> str:
@@ -61,6 +90,7 @@ def _canonical(value: Any) -> str:
 
 
 def _rows(connection: Connection, table: Table) -> Iterator[list[Any]]:
+    table = stored_form(table)
     query = select(table).order_by(*table.primary_key.columns)
     for batch in connection.execute(query).partitions(BATCH):
         for row in batch:
@@ -157,10 +187,10 @@ def copy_database(source_url: str, target_url: str) -> list[TableCopy]:
                 for row in _rows(reading, table):
                     batch.append(dict(zip(table.columns.keys(), row, strict=True)))
                     if len(batch) == BATCH:
-                        writing.execute(table.insert(), batch)
+                        writing.execute(stored_form(table).insert(), batch)
                         batch = []
                 if batch:
-                    writing.execute(table.insert(), batch)
+                    writing.execute(stored_form(table).insert(), batch)
             _reset_sequences(writing)
             report = []
             for table in tables():
