@@ -89,7 +89,8 @@ def _require_production(settings: Settings, command: str) -> None:
     if settings.embedded:
         sys.exit(
             f"attune {command} runs beside other processes and needs ATTUNE_REDIS_URL; "
-            "for a single process with everything in it, use `attune serve` (or `attune demo` for a look around)."
+            "for a single process with everything in it, use `attune serve` "
+            "(or `attune demo` for a look around)."
         )
 
 
