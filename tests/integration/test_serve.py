@@ -101,7 +101,7 @@ def test_the_loop_through_attune_serve_survives_restarts_without_repeating_anyth
         practice.book("visit-2", next_start)
         book_and_complete(practice, client, "visit-1")
 
-        assert poll(lambda: addressed_to(sink, client["email"]), seconds=30), server.log_text()
+        assert poll(lambda: addressed_to(sink, client["email"]), seconds=120), server.log_text()
         (survey,) = addressed_to(sink, client["email"])
         path = _survey_path(survey, server.base_url)
         assert http.get(path).status_code == 200
@@ -109,7 +109,7 @@ def test_the_loop_through_attune_serve_survives_restarts_without_repeating_anyth
         assert stored.status_code == 200, stored.text
         assert http.post(path, data=LOW).status_code == 409  # a second answer changes nothing
 
-        assert poll(lambda: addressed_to(sink, clinician_email), seconds=30), server.log_text()
+        assert poll(lambda: addressed_to(sink, clinician_email), seconds=120), server.log_text()
         alerts = http.get("/api/v1/alerts", headers=practice.as_clinician()).json()
         assert len(alerts) == 1
         (nudge,) = addressed_to(sink, clinician_email)
@@ -131,7 +131,7 @@ def test_the_loop_through_attune_serve_survives_restarts_without_repeating_anyth
         server.start()
         practice.book("visit-3", datetime.now(UTC) - timedelta(hours=1))
         practice.complete("visit-3")
-        assert poll(lambda: len(addressed_to(sink, client["email"])) >= 2, seconds=30)
+        assert poll(lambda: len(addressed_to(sink, client["email"])) >= 2, seconds=120)
 
         assert len(addressed_to(sink, client["email"])) == 2
         assert len(addressed_to(sink, clinician_email)) == 1
@@ -158,7 +158,7 @@ def test_killed_mid_burst_every_email_arrives_once_within_the_window(
         practice, clients = practice_from_the_shell(server, http, clients=burst)
         for number, client in enumerate(clients):
             book_and_complete(practice, client, f"burst-{number}")
-        assert poll(lambda: len(sink.list_messages()) >= 10, seconds=60), server.log_text()
+        assert poll(lambda: len(sink.list_messages()) >= 10, seconds=180), server.log_text()
         server.kill()
         arrived_before = len(sink.list_messages())
         assert arrived_before < burst, "the burst was over before the kill"
@@ -173,7 +173,7 @@ def test_killed_mid_burst_every_email_arrives_once_within_the_window(
         def all_sent() -> bool:
             return _count(database, "notification", "status = 'sent'") == burst
 
-        assert poll(all_sent, seconds=90), server.log_text()
+        assert poll(all_sent, seconds=300), server.log_text()
         received = messages(sink)
         per_address = Counter(str(m["To"]) for m in received)
         assert len(per_address) == burst  # none lost
@@ -206,14 +206,14 @@ def test_killed_while_the_relay_holds_the_message_it_goes_once_after_restart(
     ):
         practice, (client,) = practice_from_the_shell(server, http)
         book_and_complete(practice, client, "held-1")
-        assert poll(held.holding.is_set, seconds=30), server.log_text()
+        assert poll(held.holding.is_set, seconds=120), server.log_text()
         server.kill()
         held.release.set()
         assert _rows(database, "SELECT status, attempts FROM notification") == [("sending", 1)]
         assert held.accepted_messages() == []
 
         server.start()  # no waiting for a sweep: the lock proves the claim is an orphan
-        assert poll(lambda: held.accepted_messages(), seconds=30), server.log_text()
+        assert poll(lambda: held.accepted_messages(), seconds=120), server.log_text()
         assert server.started_lines()[-1]["claims_released"] == 1
         (accepted,) = held.accepted_messages()
         assert held.held is not None
@@ -235,7 +235,7 @@ def test_backup_under_write_load_restores_every_acknowledged_answer(
         practice, clients = practice_from_the_shell(server, http, clients=surveys)
         for number, client in enumerate(clients):
             book_and_complete(practice, client, f"load-{number}")
-        assert poll(lambda: len(sink.list_messages()) == surveys, seconds=60)
+        assert poll(lambda: len(sink.list_messages()) == surveys, seconds=180)
         paths = {
             client["id"]: _survey_path(addressed_to(sink, client["email"])[0], server.base_url)
             for client in clients
@@ -255,7 +255,7 @@ def test_backup_under_write_load_restores_every_acknowledged_answer(
 
         writer = threading.Thread(target=answer_all)
         writer.start()
-        assert poll(lambda: len(acknowledged) >= 10, seconds=60)
+        assert poll(lambda: len(acknowledged) >= 10, seconds=180)
         backup_started = datetime.now(UTC)
         made = server.run("backup", str(backup))
         writer.join(timeout=120)

@@ -87,14 +87,14 @@ class ServeProcess:
             except httpx.TransportError:
                 return False
 
-        assert poll(up, seconds=60), self.log_text()
+        assert poll(up, seconds=180), self.log_text()
         assert self.process.poll() is None, self.log_text()
 
     def stop(self) -> int:
         """SIGTERM, as systemd or Ctrl-C would: a clean stop."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
+        return self.process.wait(timeout=120)
 
     def kill(self) -> None:
         assert self.process is not None
