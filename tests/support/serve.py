@@ -209,9 +209,15 @@ def practice_from_the_shell(
     return practice, made
 
 
-def book_and_complete(practice: PracticeFixture, client: dict[str, Any], external_id: str) -> None:
-    """A session that ended a few minutes ago, as the scheduling system reports it."""
-    starts = datetime.now(UTC) - timedelta(hours=1)
+def book_and_complete(
+    practice: PracticeFixture,
+    client: dict[str, Any],
+    external_id: str,
+    starts: datetime | None = None,
+) -> None:
+    """A session that ended a few minutes ago (or at `starts` + 50 minutes), as the
+    scheduling system reports it; sending the same again changes nothing."""
+    starts = starts or datetime.now(UTC) - timedelta(hours=1)
     booked = practice.http.put(
         f"/api/v1/appointments/external/{external_id}",
         json={
