@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlmodel import select
 
+from bench.email_rate import _queue_surveys
 from bench.mail import RecordingSink
 from bench.seed import GOOD_ANSWERS, LOW_ANSWERS, SeededPractice, open_surveys, set_up_practice
 from bench.support import (
@@ -55,8 +55,6 @@ from bench.support import (
     wait_until,
 )
 from shared.db import Database, create_database
-from shared.models import Invitation, Notification, NotificationKind
-from shared.notifications.queue import queue_notification
 
 SURVEY_LINK = re.compile(r'href="https?://[^/"]+(/s/[^"?]+)"')
 SERVE_DATABASE = LOGS / "serve.db"
@@ -146,32 +144,6 @@ def answers_per_second(mode: Mode, total: int, concurrency: int) -> list[object]
         ms(percentile(result.latencies, 0.99)),
         ms(cpu / max(1, len(result.latencies))),
     ]
-
-
-def _queue_surveys(db: Database, practice: SeededPractice, per_client: int) -> int:
-    """Sent surveys whose emails are queued, not yet relayed: the workers' backlog. (Scoped
-    by practice in the query: SQLite has no row-level security to do it.)"""
-    now = _now()
-    open_surveys(db, practice, per_client, now=now)
-    with db.transaction(practice.id) as session:
-        queued = set(session.exec(select(Notification.subject_id)).all())
-        invitations = [
-            invitation_id
-            for invitation_id in session.exec(
-                select(Invitation.id).where(Invitation.practice_id == practice.id)
-            ).all()
-            if invitation_id not in queued
-        ]
-        for invitation_id in invitations:
-            queue_notification(
-                session,
-                practice_id=practice.id,
-                kind=NotificationKind.SURVEY,
-                key=f"survey:{invitation_id}",
-                subject_id=invitation_id,
-                now=now,
-            )
-    return len(invitations)
 
 
 def emails_per_second(mode: Mode, emails: int) -> list[object]:
