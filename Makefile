@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python -m bench.email_rate
 	$(BIN)/python -m bench.scheduler_query
 	$(BIN)/python -m bench.loadgen --scale $(LOADGEN_SCALE)
+	$(BIN)/python -m bench.serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,7 +7,9 @@ import threading
 from dataclasses import dataclass, field
 from uuid import uuid4
 
+import structlog
 from dramatiq import Broker, Worker
+from dramatiq.errors import QueueJoinTimeout
 from litestar import Litestar
 
 from services.api.app import create_app
@@ -25,6 +27,8 @@ from shared.outbox import Publisher, relay, unpublished_count
 from shared.privacy.encryption import CommentKeyring, install_keyring
 from shared.settings import Settings
 from shared.work.heartbeats import HeartbeatThread, stale_after
+
+log = structlog.get_logger("attune.stack")
 
 
 @dataclass
@@ -100,12 +104,19 @@ class Stack:
                 return
         raise RuntimeError("the loop did not settle")
 
-    def stop(self) -> None:
+    def stop(self, *, drain_seconds: float = 0) -> None:
+        """`drain_seconds`: after the scheduler and relay stop, how long the workers get to
+        empty the queue (the in-process broker forgets what it still holds when it ends)."""
         self.stop_event.set()
         if self.relay is not None:
             self.relay.stop()
         for thread in self.threads:
             thread.join(timeout=10)
+        if drain_seconds:
+            try:
+                self.broker.join(QUEUE, timeout=int(drain_seconds * 1000))
+            except QueueJoinTimeout:
+                log.warning("stack.drain_incomplete", seconds=drain_seconds)
         for worker in self.workers:
             worker.stop()
         if self.heartbeat is not None:

@@ -1,9 +1,13 @@
 """`attune`: one command for every process.
 
 attune db upgrade | db downgrade [REV]   schema migrations
+attune db copy --to URL                  move a stopped `attune serve` database to PostgreSQL
 attune api                               the HTTP API
 attune worker                            dramatiq workers (production mode, Redis)
 attune scheduler                         the scheduler tick (due invitations, nudges, retries)
+attune serve                             all of it in one process on a SQLite file, for real
+attune backup PATH | restore PATH        copy the SQLite file while serving; put a copy back
+attune practice create                   a practice and its owner, from the shell
 attune demo                              the embedded mode with a seeded demo practice
 attune keys rotate-comments              re-encrypt clients' comments with the newest key
 attune work-failures                     count due work and messages that failed, by job
@@ -27,6 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="migrate to the newest schema")
     down = db_commands.add_parser("downgrade", help="migrate back (to base by default)")
     down.add_argument("revision", nargs="?", default="base")
+    copy = db_commands.add_parser(
+        "copy", help="copy the stopped SQLite database (ATTUNE_DATABASE_URL) into PostgreSQL"
+    )
+    copy.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="the new database's owner, postgresql+psycopg://owner:pass@host:5432/attune",
+    )
 
     keys = commands.add_parser("keys", help="encryption keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -55,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("scheduler", help="run the scheduler tick")
 
+    serve = commands.add_parser(
+        "serve", help="run everything in one process on the SQLite file ATTUNE_DATABASE_URL"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=2, help="worker threads")
+
+    backup = commands.add_parser("backup", help="write a consistent copy, also while serving")
+    backup.add_argument("path", help="a file, or a directory to put a dated file in")
+    restore = commands.add_parser("restore", help="put a backup back (attune serve stopped)")
+    restore.add_argument("path")
+
+    practice = commands.add_parser("practice", help="practices")
+    practice_commands = practice.add_subparsers(dest="practice_command", required=True)
+    create = practice_commands.add_parser(
+        "create",
+        help="create a practice and its owner; the password is asked for, or read from stdin",
+    )
+    create.add_argument("--name", required=True, help="the practice's name")
+    create.add_argument("--owner-name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--timezone", default="UTC", help="IANA zone, e.g. Europe/London")
+
     demo = commands.add_parser("demo", help="run everything embedded, with a demo practice")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--smtp-port", type=int, default=1025)
@@ -65,7 +101,8 @@ def _require_production(settings: Settings, command: str) -> None:
     if settings.embedded:
         sys.exit(
             f"attune {command} runs beside other processes and needs ATTUNE_REDIS_URL; "
-            "for a single process with everything in it, use `attune demo`."
+            "for a single process with everything in it, use `attune serve` "
+            "(or `attune demo` for a look around)."
         )
     problems = settings.production_problems()
     if problems:
@@ -79,6 +116,14 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
+
+    if args.command in ("serve", "backup", "restore", "practice") or (
+        args.command == "db" and args.db_command == "copy"
+    ):
+        from services.embedded import run_embedded_command
+
+        run_embedded_command(args, settings)
+        return
 
     if args.command == "db":
         from shared.db import migrations

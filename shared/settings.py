@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The secret the embedded mode runs with; production refuses to start with it.
+# The secret the embedded mode runs with; production and `attune serve` refuse to start
+# with it (sign-ins and the comments' key derive from it).
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
