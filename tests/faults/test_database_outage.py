@@ -124,7 +124,7 @@ def test_the_api_answers_503_while_the_database_is_away_and_recovers(
     senders: list[threading.Thread] = []
     stop = threading.Event()
     try:
-        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url) as http:
+        with serving(stack.api()) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
             load = Load(create_practice(http), base_url, stop=stop)
             senders = [
                 threading.Thread(target=load.run, args=(n,), daemon=True) for n in range(SENDERS)

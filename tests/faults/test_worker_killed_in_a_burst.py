@@ -48,7 +48,13 @@ from tests.support.server import serving
 pytestmark = pytest.mark.postgres
 EMAILS = 200
 KILLS = 3
-DRAIN_LIMIT = timedelta(seconds=30)
+# A dead worker's claims and messages are back 1.5-2 s after its death here (the mechanism is
+# asserted exactly in tests/integration/test_worker_heartbeats.py); what the drain adds is the
+# pace of a shared 2-core machine, so the bound leaves room and the printed figure is the
+# measurement.
+DRAIN_LIMIT = timedelta(seconds=60)
+# Three `attune` processes importing on a loaded machine can take long to send the first mail.
+START_LIMIT = 180
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ def test_a_worker_killed_at_random_in_a_burst_loses_nothing_and_repeats_only_the
                 target = chance.randint(low, low + EMAILS // KILLS - 25)
                 assert poll(
                     lambda target=target: len(sink.list_messages()) >= target,  # type: ignore[misc]
-                    seconds=60,
+                    seconds=START_LIMIT if third == 0 else 60,
                 ), logs_of(tmp_path)
                 _kill(worker)
                 kills.append(Kill(at=datetime.now(UTC), recorded=_recorded(owner_db)))
@@ -166,7 +172,7 @@ def test_a_worker_killed_at_random_in_a_burst_loses_nothing_and_repeats_only_the
             def drained() -> bool:
                 return len(_recorded(owner_db)) == EMAILS
 
-            assert poll(drained, seconds=45), logs_of(tmp_path)
+            assert poll(drained, seconds=DRAIN_LIMIT.total_seconds() + 30), logs_of(tmp_path)
             finished = time.monotonic()
         finally:
             end(running)
