@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -69,6 +69,20 @@ def paginate(
     items = rows[: page.size]
     last = items[-1]
     return Page(items, _encode([getattr(last, o.column.key) for o in order]))
+
+
+def every(fetch: Callable[[PageRequest], Page[T]]) -> list[T]:
+    """Every item, a page at a time: for a page that shows a whole list a person reads through
+    (a practice's clinicians, its API keys, a client's alerts), through the same paged query
+    the JSON list uses."""
+    items: list[T] = []
+    request = PageRequest(size=MAX_PAGE_SIZE)
+    while True:
+        found = fetch(request)
+        items.extend(found.items)
+        if found.next_cursor is None:
+            return items
+        request = PageRequest(size=MAX_PAGE_SIZE, cursor=found.next_cursor)
 
 
 def _after(order: Sequence[Order], values: list[Any]) -> ColumnElement[bool]:

@@ -14,6 +14,7 @@ from shared.access import Principal, require_owner
 from shared.audit import list_events
 from shared.errors import NotFound
 from shared.models import Account, ApiKey, AuditEvent, Client
+from shared.pagination import PageRequest
 
 ERASED = "an erased client"
 
@@ -78,8 +79,8 @@ def audit_trail(
         actor_id=actor_id,
         since=since,
         until=until,
-        limit=limit,
-    )
+        page=PageRequest(size=limit),
+    ).items
     people = audit_people(session, principal)
     names = dict(people)
     named_clients = {e.client_id for e in events if e.client_id is not None}

@@ -22,6 +22,7 @@ from shared.models import (
     OptOutChange,
     Response,
 )
+from shared.pagination import every
 from shared.survey.moves import Move
 from shared.survey.opt_out import opt_out_history
 
@@ -43,7 +44,9 @@ def client_record(
     """Everything the client's page shows; each read is audited as the JSON routes' are."""
     client = read_client(session, principal, client_id, now=now)
     answers = answer_history(session, principal, client.id, now=now)
-    found = alerts.list_alerts(session, principal, client_id=client.id, now=now)
+    found = every(
+        lambda page: alerts.list_alerts(session, principal, client_id=client.id, now=now, page=page)
+    )
     invitations = session.exec(
         select(Invitation, Appointment)
         .join(Appointment, col(Appointment.id) == col(Invitation.appointment_id))

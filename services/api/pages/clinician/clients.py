@@ -15,6 +15,7 @@ from shared.casebook.record import client_record
 from shared.casebook.week import viewer_timezone
 from shared.clients.service import list_clients
 from shared.models import AlertStatus, InvitationStatus
+from shared.pagination import every
 from shared.practice.service import current_settings
 from shared.survey.moves import MOVE_TITLES
 
@@ -36,7 +37,8 @@ class ClientPages(Controller):
         matches exactly opens that client."""
         wanted = reference.strip()[:40]
         with context.transaction(principal) as session:
-            found = list_clients(session, principal, now=context.clock.now())
+            now = context.clock.now()
+            found = every(lambda page: list_clients(session, principal, now=now, page=page))
         if wanted:
             exact = [c for c in found if c.reference.lower() == wanted.lower()]
             if len(exact) == 1:

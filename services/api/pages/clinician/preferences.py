@@ -19,6 +19,7 @@ from shared.accounts.service import get_clinician, list_accounts
 from shared.errors import Invalid
 from shared.models import Role
 from shared.notifications import digests
+from shared.pagination import every
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
@@ -43,7 +44,9 @@ class PreferencePage(Controller):
         with context.transaction(principal) as session:
             if account_id is None:
                 clinicians = [
-                    a for a in list_accounts(session, principal) if a.role is Role.CLINICIAN
+                    a
+                    for a in every(lambda page: list_accounts(session, principal, page=page))
+                    if a.role is Role.CLINICIAN
                 ]
                 return page(
                     "clinician/preferences.html",

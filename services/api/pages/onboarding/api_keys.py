@@ -17,6 +17,7 @@ from services.api.pages.rendering import PAGE, field_errors, page, see_other
 from services.api.routes.api_keys import NewApiKey
 from shared.access import Principal
 from shared.accounts import service as accounts
+from shared.pagination import every
 from shared.practice.service import current_settings
 
 NOTICES = {"revoked": "Revoked. Calls with that key are refused from now on."}
@@ -34,7 +35,8 @@ def _page(
 ) -> Template:
     with context.transaction(principal) as session:
         zone = current_settings(session, principal.practice_id).settings.timezone
-        keys = accounts.list_api_keys(session, principal, now=context.clock.now())
+        now = context.clock.now()
+        keys = every(lambda page: accounts.list_api_keys(session, principal, now=now, page=page))
     return page(
         "onboarding/api_keys.html",
         principal=principal,

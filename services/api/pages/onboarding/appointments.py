@@ -24,6 +24,7 @@ from shared.accounts.service import get_clinician
 from shared.appointments import service as appointments
 from shared.clients import service as clients
 from shared.errors import DomainError
+from shared.pagination import every
 
 FIELDS = ("client_id", "day", "start", "minutes")
 # What the page lists under the form: the recent past (to mark as done) and the weeks ahead.
@@ -69,7 +70,7 @@ def _page(
     now = context.clock.now()
     with context.transaction(principal) as session:
         zone = _zone(session, principal)
-        caseload = clients.list_clients(session, principal, now=now)
+        caseload = every(lambda page: clients.list_clients(session, principal, now=now, page=page))
         listed = appointments.appointments_between(
             session, principal, since=now - LOOK_BACK, until=now + LOOK_AHEAD
         )

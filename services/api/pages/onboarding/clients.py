@@ -31,6 +31,7 @@ from shared.accounts import service as accounts
 from shared.clients.service import add_client, get_client, read_client
 from shared.errors import DomainError, NotFound
 from shared.models import Role
+from shared.pagination import every
 from shared.practice.service import current_settings
 from shared.privacy.erasure import confirm_erasure, erase_client
 from shared.privacy.export import export_client
@@ -52,7 +53,7 @@ def _new_client_page(
         zone = current_settings(session, principal.practice_id).settings.timezone
         clinicians = [
             a
-            for a in accounts.list_accounts(session, principal)
+            for a in every(lambda page: accounts.list_accounts(session, principal, page=page))
             if a.role is Role.CLINICIAN and a.deactivated_at is None
         ]
     return page(

@@ -23,6 +23,7 @@ from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.errors import DomainError
 from shared.models import Account, AccountLink, Role
+from shared.pagination import every
 from shared.practice.service import current_settings
 
 FIELDS = ("name", "email", "timezone")
@@ -55,7 +56,8 @@ def standing(account: Account, invitation: AccountLink | None, now: datetime) ->
 
 
 def _roster(session: Session, principal: Principal, now: datetime) -> list[RosterEntry]:
-    clinicians = [a for a in accounts.list_accounts(session, principal) if a.role is Role.CLINICIAN]
+    everyone = every(lambda page: accounts.list_accounts(session, principal, page=page))
+    clinicians = [a for a in everyone if a.role is Role.CLINICIAN]
     newest = links.latest_invitations(session, [a.id for a in clinicians])
     return [standing(a, newest.get(a.id), now) for a in clinicians]
 
