@@ -157,15 +157,18 @@ def _tallies(
 def _moves_and_outcomes(
     session: Session, practice_id: UUID, start: datetime, end: datetime
 ) -> list[tuple[list[str], str | None]]:
-    """(suggested moves, repair outcome) of each alert found in the range."""
-    # Until an alert records which move the clinician used, an outcome counts toward every
-    # move the alert suggested.
+    """(moves, repair outcome) of each alert found in the range. An alert marked addressed
+    with the move the clinician used counts for that move alone (its outcome attaches to
+    what was done); one without a recorded move counts under each move it suggested."""
     rows = session.exec(
-        select(Alert.moves, Alert.repair)
+        select(Alert.moves, Alert.addressed_move, Alert.repair)
         .where(Alert.practice_id == practice_id)
         .where(_in_range(Alert.created_at, start, end))
     ).all()
-    return [(list(moves), repair.value if repair else None) for moves, repair in rows]
+    return [
+        ([used] if used else list(moves), repair.value if repair else None)
+        for moves, used, repair in rows
+    ]
 
 
 def practice_figures(
