@@ -32,7 +32,8 @@ REFUSED = {401, 403, 404, 405}
 LOW = {"honest": "1", "disagree": "2", "respected": "1", "input": "2", "pace": "1"}
 # What an allowed request may still write: an API key's coarse last-used time, and an audit
 # trail of who tried what (issue 5's audit log, if present) is meant to grow.
-MAY_CHANGE = {"api_key": {"last_used_at"}, "audit*": {"*"}}
+# Heartbeats beat on their own, whatever a request does.
+MAY_CHANGE = {"api_key": {"last_used_at"}, "audit*": {"*"}, "worker_heartbeat": {"*"}}
 
 
 @dataclass

@@ -31,7 +31,12 @@ CRISIS_LINE = "Call Samaritans free on 116 123, or 999 in an emergency (UK)."
 
 # What a refused request may still write: the audit trail is meant to grow, and a session's
 # or a key's coarse last-seen time.
-MAY_CHANGE = {"audit*": {"*"}, "auth_session": {"last_seen_at"}, "api_key": {"last_used_at"}}
+MAY_CHANGE = {
+    "audit*": {"*"},
+    "auth_session": {"last_seen_at"},
+    "api_key": {"last_used_at"},
+    "worker_heartbeat": {"*"},  # beats on its own
+}
 
 
 def database(owner_database_url: str) -> dict[str, list[tuple[Any, ...]]]:
