@@ -103,7 +103,7 @@ def test_the_settings_page_explains_every_rule_in_one_sentence(owner: httpx.Clie
         "Flags a session when the average of all items is below 4.",
         "Flags a session when the average falls 0.75 points or more below the client's usual, "
         "once they have answered 3 times.",
-        "Flags a client who has left 2 surveys in a row unanswered.",
+        "Flags a client who has left 3 surveys in a row unanswered.",
         "Flags a session when the client ticks “I'd like to talk about how therapy is going”.",
     ):
         assert sentence in words
