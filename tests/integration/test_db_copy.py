@@ -50,6 +50,9 @@ def _embedded_settings(database: Path, sink: MailSink) -> Settings:
         base_url="http://attune.test",
         mail_from_address="feedback@attune.example",
         secret_key=SECRET,
+        # The clock jumps weeks between a sign-in and its use: as in tests/conftest.py, only
+        # the absolute session limit applies.
+        session_idle_minutes=8 * 60,
     )
 
 
@@ -182,6 +185,9 @@ def test_a_practice_moves_to_postgresql_and_production_carries_on(
         base_url="http://attune.test",
         mail_from_address="feedback@attune.example",
         secret_key=SECRET,
+        # The clock jumps weeks between a sign-in and its use: as in tests/conftest.py, only
+        # the absolute session limit applies.
+        session_idle_minutes=8 * 60,
     )
     stack = make_stack(production, clock)
     try:
