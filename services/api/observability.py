@@ -1,15 +1,18 @@
 """Request ids and one structured log line per request.
 
-The line names the route template, not the path: a path can carry a survey token.
+The line names the route template, not the path: a path can carry a survey token. The id
+stays bound for the whole request, so the outbox events it emits carry it on to the workers
+(shared.logging).
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.logging import bind_request_id, request_id_for
 
 log = structlog.get_logger("attune.api")
 
@@ -21,11 +24,9 @@ def request_logging(app: ASGIApp) -> ASGIApp:
             return
         headers = dict(scope.get("headers") or [])
         supplied = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = (
-            supplied if 8 <= len(supplied) <= 64 and supplied.isascii() else uuid.uuid4().hex
-        )
+        request_id = request_id_for(supplied)
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        bind_request_id(request_id)
         started = time.perf_counter()
         status = 500
 

@@ -19,6 +19,7 @@ from dramatiq import Broker
 from services.worker.runtime import current
 from shared.alerts import service as alerts
 from shared.appointments.service import SCHEDULE_INVITATION
+from shared.logging import bind_request_id
 from shared.notifications.delivery import deliver
 from shared.notifications.queue import DELIVER_NOTIFICATION
 from shared.survey import invitations
@@ -27,6 +28,8 @@ from shared.work.failures import record_failure
 
 log = structlog.get_logger("attune.worker")
 QUEUE = "attune"
+# The message option that carries the request id of the work that emitted it (shared.logging).
+REQUEST_ID_OPTION = "request_id"
 
 
 def schedule_invitation(practice_id: str, appointment_id: str) -> None:
@@ -84,6 +87,28 @@ def _in_practice(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+class RequestIds(dramatiq.Middleware):
+    """Binds the request id a message carries for the whole of its handling, so every log line
+    (dramatiq's own included) and every event the actor emits carries it. Worker threads are
+    reused: the id is replaced at the start of each message and dropped at its end."""
+
+    def before_process_message(self, broker: Broker, message: dramatiq.MessageProxy) -> None:
+        bind_request_id(message.options.get(REQUEST_ID_OPTION))
+
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        bind_request_id(None)
+
+    def after_skip_message(self, broker: Broker, message: dramatiq.MessageProxy) -> None:
+        bind_request_id(None)
+
+
 class DeadLetters(dramatiq.Middleware):
     """A message the broker gives up on (retries or age limit spent) is logged and recorded as
     a failed piece of work (shared.work.failures, job "message:<actor>"), so it is counted
@@ -99,6 +124,9 @@ class DeadLetters(dramatiq.Middleware):
             "message_id": message.message_id,
             "retries": message.options.get("retries", 0),
         }
+        # Nacks run on the consumer thread, outside RequestIds' binding.
+        if request_id := message.options.get(REQUEST_ID_OPTION):
+            facts[REQUEST_ID_OPTION] = request_id
         try:
             practice_id, item_id = UUID(args[0]), UUID(args[-1])
         except (IndexError, ValueError):
@@ -126,6 +154,9 @@ class _GaveUp(Exception):
 
 
 def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
+    # First in line, so the age limit's and the retries' log lines carry the id too.
+    first = type(broker.middleware[0]) if broker.middleware else None
+    broker.add_middleware(RequestIds(), before=first)
     broker.add_middleware(DeadLetters())
     return {
         name: dramatiq.actor(

@@ -8,7 +8,8 @@ from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from services.worker.actors import declare_actors
+from services.worker.actors import REQUEST_ID_OPTION, declare_actors
+from shared.logging import current_request_id
 from shared.settings import Settings
 
 # Out of dramatiq's 1,000,000: one command in 50 runs maintenance (a few Redis reads).
@@ -36,10 +37,13 @@ def create_broker(settings: Settings, *, namespace: str | None = None) -> Broker
 
 
 class BrokerPublisher:
-    """The outbox relay's way out: a message per event, by actor name, carrying ids only."""
+    """The outbox relay's way out: a message per event, by actor name, carrying ids only, and
+    the event's request id as a message option (actors.RequestIds binds it in the worker)."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
     def publish(self, actor: str, args: Sequence[object]) -> None:
-        self.broker.get_actor(actor).send(*args)
+        request_id = current_request_id()
+        options = {REQUEST_ID_OPTION: request_id} if request_id else {}
+        self.broker.get_actor(actor).send_with_options(args=tuple(args), **options)

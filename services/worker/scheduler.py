@@ -8,6 +8,10 @@ Each item stands alone: one that raises is logged, held back with a growing dela
 failed after shared.work.failures.MAX_TRIES (shared.work.failures), and the tick goes on with
 every other item, job and practice. A job whose finder fails (the database is away) is
 skipped this tick, and the next tick tries again.
+
+Each item is handled with its practice id bound, and the request id of the work that created
+it when its job knows one (`Job.origin`: a nudge's), so the act's log lines and the events it
+emits follow that work (shared.logging).
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
+from sqlmodel import Session
 
 from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
 from shared.db import Database
+from shared.logging import following
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.retention import DEFAULT_RETENTION, purge_expired
@@ -37,6 +43,7 @@ BATCH = 200
 
 Finder = Callable[..., list[tuple[UUID, UUID]]]
 Act = Callable[..., bool]
+Origin = Callable[[Session, UUID], str | None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Job:
     report: str  # the TickReport field that counts what it did
     find: Finder
     act: Act
+    origin: Origin | None = None  # the request id an item was created under
 
 
 @dataclass
@@ -82,7 +90,7 @@ def jobs(alive_since: datetime) -> list[Job]:
         Job(
             "send_reminder", "reminders_sent", invitations.due_reminders, invitations.send_reminder
         ),
-        Job("send_nudge", "nudges_sent", nudges.due_nudges, nudges.send_nudge),
+        Job("send_nudge", "nudges_sent", nudges.due_nudges, nudges.send_nudge, nudges.origin),
         Job(
             "send_digest",
             "digests_sent",
@@ -127,14 +135,25 @@ def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) 
         return
     done = 0
     for practice_id, item_id in due:
-        try:
-            with db.transaction(practice_id) as session:
-                done += bool(job.act(session, item_id, now=now))
-        except Exception as error:
-            report.items_failed += 1
-            report.failures.append(f"{job.name}:{item_id}")
-            _hold_back(db, job, practice_id, item_id, error, now)
+        with structlog.contextvars.bound_contextvars(practice_id=str(practice_id)):
+            try:
+                done += _act(db, now, job, practice_id, item_id)
+            except Exception as error:
+                report.items_failed += 1
+                report.failures.append(f"{job.name}:{item_id}")
+                _hold_back(db, job, practice_id, item_id, error, now)
     setattr(report, job.report, getattr(report, job.report) + done)
+
+
+def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID) -> bool:
+    with (
+        db.transaction(practice_id) as session,
+        following(job.origin(session, item_id) if job.origin else None),
+    ):
+        acted = bool(job.act(session, item_id, now=now))
+        if acted:
+            log.info("scheduler.acted", job=job.name, item_id=str(item_id))
+    return acted
 
 
 def _hold_back(

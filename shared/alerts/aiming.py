@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
+import structlog
 from sqlmodel import Session, col, or_, select
 
 from shared.db import insert_ignoring_conflict
+from shared.logging import current_request_id
 from shared.models import (
     Alert,
     AlertStatus,
@@ -23,6 +25,8 @@ from shared.models import (
 )
 from shared.practice.service import current_settings
 from shared.scheduling.timing import nudge_due_at
+
+log = structlog.get_logger("attune.alerts")
 
 
 def next_appointment(session: Session, client_id: UUID, *, now: datetime) -> Appointment | None:
@@ -68,21 +72,30 @@ def reaim_client(session: Session, practice_id: UUID, client_id: UUID, *, now: d
     due_at = nudge_due_at(target.starts_at, timing)
     existing = session.exec(select(Nudge).where(Nudge.appointment_id == target.id)).first()
     if existing is None:
-        insert_ignoring_conflict(
+        nudge_id = uuid4()
+        if insert_ignoring_conflict(
             session,
             Nudge,
             {
-                "id": uuid4(),
+                "id": nudge_id,
                 "practice_id": practice_id,
                 "appointment_id": target.id,
                 "clinician_id": target.clinician_id,
                 "status": NudgeStatus.PENDING,
                 "due_at": due_at,
                 "created_at": now,
+                "request_id": current_request_id(),
             },
             ["appointment_id"],
-        )
+        ):
+            log.info("nudge.aimed", nudge_id=str(nudge_id), due_at=due_at.isoformat())
     elif existing.status is not NudgeStatus.SENT:
+        moved = existing.status is not NudgeStatus.PENDING or existing.due_at != due_at
+        if existing.status is not NudgeStatus.PENDING:
+            # Revived by this work: its send logs under this work's id.
+            existing.request_id = current_request_id()
         existing.status = NudgeStatus.PENDING
         existing.due_at = due_at
         existing.clinician_id = target.clinician_id
+        if moved:
+            log.info("nudge.aimed", nudge_id=str(existing.id), due_at=due_at.isoformat())

@@ -65,6 +65,11 @@ def send_nudge(session: Session, nudge_id: UUID, *, now: datetime) -> bool:
     return True
 
 
+def origin(session: Session, nudge_id: UUID) -> str | None:
+    """The request id its send logs under: the work that made it pending (Nudge.request_id)."""
+    return session.exec(select(Nudge.request_id).where(Nudge.id == nudge_id)).first()
+
+
 def carried_by() -> ColumnElement[bool]:
     """The email that carries a nudge: its own, or the digest it went out in."""
     return or_(

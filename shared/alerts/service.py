@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+import structlog
 from sqlmodel import Session, col, select
 
 from shared import audit
@@ -41,6 +42,8 @@ from shared.pagination import Order, Page, PageRequest, paginate
 from shared.practice.service import current_settings
 from shared.practice.settings import DipRules
 from shared.survey.moves import Move
+
+log = structlog.get_logger("attune.alerts")
 
 
 def _load_history(session: Session, client: Client) -> ClientHistory:
@@ -95,11 +98,12 @@ def _raise_alert(
     repair_target: float,
     now: datetime,
 ) -> bool:
+    alert_id = uuid4()
     created = insert_ignoring_conflict(
         session,
         Alert,
         {
-            "id": uuid4(),
+            "id": alert_id,
             "practice_id": client.practice_id,
             "source_key": source_key,
             "client_id": client.id,
@@ -115,6 +119,7 @@ def _raise_alert(
         ["source_key"],
     )
     if created:
+        log.info("alert.raised", alert_id=str(alert_id), source_key=source_key)
         reaim_client(session, client.practice_id, client.id, now=now)
     return created
 

@@ -25,6 +25,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from shared.db import Database
+from shared.logging import following
 from shared.models import Notification, NotificationStatus, OutboxEvent
 from shared.notifications.queue import DELIVER_NOTIFICATION
 from shared.outbox import Publisher
@@ -57,11 +58,12 @@ def recover(db: Database, publisher: Publisher, *, now: datetime) -> Recovery:
             .values(next_attempt_at=now)
         ).rowcount
         replay = session.exec(
-            select(OutboxEvent.actor, OutboxEvent.args)
+            select(OutboxEvent.actor, OutboxEvent.args, OutboxEvent.request_id)
             .where(col(OutboxEvent.published_at) >= now - REPLAY_WINDOW)
             .where(OutboxEvent.actor != DELIVER_NOTIFICATION)
             .order_by(col(OutboxEvent.id))
         ).all()
-    for actor, args in replay:
-        publisher.publish(actor, args)
+    for actor, args, request_id in replay:
+        with following(request_id):
+            publisher.publish(actor, args)
     return Recovery(released, never_tried, len(replay))

@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from shared.logging import MAX_REQUEST_ID
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
 from shared.privacy.encryption import EncryptedText
 
@@ -108,3 +109,7 @@ class Nudge(SQLModel, table=True):
     created_at: datetime = moment()
     # Set when the nudge went out inside a clinician's daily digest (nudge_digest.id).
     digest_id: UUID | None = None
+    # The request id of the work that made this nudge pending (the answer whose alert it
+    # carries, or the booking that gave a held alert its session). The scheduler sends it
+    # days later, from no message, so the id lives here for its send to log under.
+    request_id: str | None = Field(default=None, max_length=MAX_REQUEST_ID)

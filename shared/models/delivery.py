@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
+from shared.logging import MAX_REQUEST_ID
 from shared.models._columns import enum_field, id_field, json_field, moment, practice_field
 
 
@@ -15,7 +16,9 @@ class OutboxEvent(SQLModel, table=True):
     """Work caused by a state change, committed in the same transaction as the change.
 
     The relay turns each row into a broker message (actor name + ids) and stamps it published;
-    until then a broker outage only delays the work.
+    until then a broker outage only delays the work. `request_id` is the id of the work that
+    emitted it (the API request, or the message or due item being handled), so the worker that
+    runs it logs under the same id (shared.logging).
     """
 
     __tablename__ = "outbox_event"
@@ -32,6 +35,7 @@ class OutboxEvent(SQLModel, table=True):
     args: list[Any] = json_field()
     created_at: datetime = moment()
     published_at: datetime | None = moment(nullable=True)
+    request_id: str | None = Field(default=None, max_length=MAX_REQUEST_ID)
 
 
 class NotificationKind(StrEnum):

@@ -7,14 +7,20 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+import structlog
 from sqlmodel import Session, col, select
 
 from shared.clock import Clock
 from shared.db import Database
+from shared.logging import current_request_id, following
 from shared.models import OutboxEvent
+
+log = structlog.get_logger("attune.outbox")
 
 
 class Publisher(Protocol):
+    """Sends one message; the request id bound while it runs (shared.logging) goes with it."""
+
     def publish(self, actor: str, args: Sequence[object]) -> None: ...
 
 
@@ -22,7 +28,8 @@ def emit(session: Session, actor: str, practice_id: UUID, *ids: UUID, at: dateti
     """Record that `actor` must run for these ids once this transaction commits.
 
     Messages carry ids only, never objects: the worker reads the current state, and the
-    practice id first so the worker can set the tenant before it reads anything.
+    practice id first so the worker can set the tenant before it reads anything. The request id
+    of the work at hand goes with it, so the worker logs under the same id.
     """
     session.add(
         OutboxEvent(
@@ -30,6 +37,7 @@ def emit(session: Session, actor: str, practice_id: UUID, *ids: UUID, at: dateti
             actor=actor,
             args=[str(practice_id), *(str(i) for i in ids)],
             created_at=at,
+            request_id=current_request_id(),
         )
     )
 
@@ -54,7 +62,14 @@ def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500)
             ).all()
             now = clock.now()
             for row in rows:
-                publisher.publish(row.actor, row.args)
+                with following(row.request_id):
+                    publisher.publish(row.actor, row.args)
+                    log.info(
+                        "outbox.published",
+                        actor=row.actor,
+                        event_id=row.id,
+                        practice_id=str(row.practice_id),
+                    )
                 row.published_at = now
             published += len(rows)
         if len(rows) < batch:

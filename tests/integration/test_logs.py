@@ -1,21 +1,26 @@
-"""Logs are JSON with a request id and the practice id, and never carry a person's details."""
+"""Logs are JSON with a request id and the practice id, and never carry a person's details;
+one request id follows a piece of work from the API through the outbox to the workers."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from services.bootstrap import Stack
+from shared.appointments.service import SCHEDULE_INVITATION
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.logging import configure_logging
+from shared.models import OutboxEvent
 from tests.conftest import START
-from tests.support.loop import addressed_to, links, tick_and_settle
+from tests.support.loop import addressed_to, links, settle, tick_and_settle
 from tests.support.practice import create_practice
 
 
@@ -75,3 +80,97 @@ def test_logs_are_structured_and_carry_no_personal_details(
         "correct horse battery",
     ):
         assert secret not in text, f"{secret!r} leaked into the logs"
+
+
+def _lines(captured: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
+
+
+def test_one_request_id_follows_an_answer_to_its_nudge_email(
+    captured_logs: io.StringIO,
+    stack: Stack,
+    http: httpx.Client,
+    sink: MailSink,
+    clock: ManualClock,
+) -> None:
+    practice = create_practice(http)
+    practice.book("visit-1", START - timedelta(hours=1))
+    practice.book("visit-2", START + timedelta(days=7))
+    practice.complete("visit-1")
+    clock.advance(timedelta(minutes=61))
+    tick_and_settle(stack)
+    survey = addressed_to(sink, "robin.client@harbour.example.com")[0]
+    survey_link = next(link for link in links(survey) if "/s/" in link and "?" not in link)
+    comment = "the homework felt pointless"
+    answers = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
+    request_id = "answer-trace.0042"
+    answered = http.post(
+        survey_link.removeprefix("http://attune.test"),
+        data={**answers, "comment": comment},
+        headers={"X-Request-Id": request_id},
+    )
+    assert answered.status_code < 400 and answered.headers["x-request-id"] == request_id
+    tick_and_settle(stack)
+    # The nudge falls due before visit-2, days after the answer, found by the scheduler.
+    clock.set(START + timedelta(days=6, minutes=1))
+    tick_and_settle(stack)
+    tick_and_settle(stack)
+    assert addressed_to(sink, "casey@harbour.example.com"), "the nudge should have gone out"
+
+    text = captured_logs.getvalue()
+    followed = [json.loads(line) for line in text.splitlines() if request_id in line]
+    assert all(line["request_id"] == request_id for line in followed)
+    path = {
+        (line["event"], line.get("method") or line.get("actor") or line.get("job")): line
+        for line in followed
+    }
+    steps = [
+        ("request", "POST"),  # the answer
+        ("outbox.published", "evaluate_response"),
+        ("response.evaluated", None),
+        ("alert.raised", None),
+        ("nudge.aimed", None),
+        ("scheduler.acted", "send_nudge"),
+        ("outbox.published", "deliver_notification"),
+        ("notification.delivery", None),
+    ]
+    for step in steps:
+        assert step in path, f"{step} is not on the answer's path: {sorted(map(str, path))}"
+    # After the survey page (no sign-in), every step also names the practice.
+    assert all(path[step]["practice_id"] == practice.practice_id for step in steps[1:])
+    evaluated = [line for line in followed if line["event"] == "response.evaluated"]
+    assert [line["alerted"] for line in evaluated] == [True]
+    # One email on the path, the nudge's: the survey went out under another id.
+    sent = [line for line in followed if line["event"] == "notification.delivery"]
+    assert [line["outcome"] for line in sent] == ["sent"]
+
+    assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.-]+", text), "an email address was logged"
+    assert comment not in text
+
+
+@pytest.mark.parametrize(
+    "supplied",
+    [None, "x" * 65, "has spaces in it", 'quote"d-value', "short"],
+    ids=["none", "too-long", "spaces", "quote", "too-short"],
+)
+def test_a_generated_request_id_follows_the_work_when_none_fit_is_supplied(
+    captured_logs: io.StringIO, stack: Stack, http: httpx.Client, supplied: str | None
+) -> None:
+    practice = create_practice(http)
+    practice.book("visit-1", START - timedelta(hours=1))
+    headers = practice.as_scheduler() | ({"X-Request-Id": supplied} if supplied else {})
+    completed = http.post("/api/v1/appointments/external/visit-1/complete", headers=headers)
+    assert completed.status_code == 200, completed.text
+    request_id = completed.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    settle(stack)
+
+    with stack.db.across_practices() as session:
+        stored = session.exec(
+            select(OutboxEvent.request_id).where(OutboxEvent.actor == SCHEDULE_INVITATION)
+        ).all()
+    assert stored == [request_id]
+    scheduled = [line for line in _lines(captured_logs) if line["event"] == "invitation.scheduled"]
+    assert [line["request_id"] for line in scheduled] == [request_id]
+    if supplied:
+        assert supplied not in captured_logs.getvalue()
