@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from dramatiq import Broker
 from dramatiq.brokers.redis import RedisBroker
@@ -45,5 +46,5 @@ class BrokerPublisher:
 
     def publish(self, actor: str, args: Sequence[object]) -> None:
         request_id = current_request_id()
-        options = {REQUEST_ID_OPTION: request_id} if request_id else {}
+        options: dict[str, Any] = {REQUEST_ID_OPTION: request_id} if request_id else {}
         self.broker.get_actor(actor).send_with_options(args=tuple(args), **options)
