@@ -4,25 +4,36 @@ depends on answers)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import structlog
 
+from shared.db import Database
 from shared.health.readiness import Readiness
 from shared.health.report import Check, Report
+from shared.settings import Settings
 
 log = structlog.get_logger("attune.health")
 
+Liveness = Callable[[], Iterable[Check]]
+
+
+def _nothing_to_watch() -> Iterable[Check]:
+    return ()
+
 
 class ProcessHealth:
-    def __init__(self, readiness: Readiness, liveness: Sequence[Callable[[], Check]] = ()) -> None:
+    """`liveness` gives a check per loop the process runs, asked afresh each time, so loops
+    started after this was made are watched too."""
+
+    def __init__(self, readiness: Readiness, liveness: Liveness = _nothing_to_watch) -> None:
         self._readiness = readiness
-        self._liveness = list(liveness)
+        self._liveness = liveness
         self._lock = threading.Lock()
         self._failing: list[str] = []
 
     def live(self) -> Report:
-        return Report(tuple(check() for check in self._liveness))
+        return Report(tuple(self._liveness()))
 
     def ready(self) -> Report:
         # Not ready when not live: a process whose workers died cannot do its job either,
@@ -42,3 +53,13 @@ class ProcessHealth:
         else:
             reasons = {c.name: c.reason for c in report.checks if not c.ok}
             log.warning("health.not_ready", failing=report.failing, reasons=reasons)
+
+
+def process_health(
+    db: Database, settings: Settings, liveness: Liveness = _nothing_to_watch
+) -> ProcessHealth:
+    """Redis is checked in the production mode only: the embedded mode has none."""
+    from shared.db.migrations import history  # alembic's scripts, read once per process
+
+    readiness = Readiness(db, redis_url=settings.redis_url, history=history())
+    return ProcessHealth(readiness, liveness)
