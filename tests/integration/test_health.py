@@ -177,12 +177,11 @@ def test_attune_serve_answers_live_and_ready(tmp_path: Path, sink: MailSink) -> 
         assert http.get("/health/live").status_code == 200
         ready = _ready(http)
         assert ready.status_code == 200, ready.text
-        # One process: its own workers, scheduler and relay are what live watches; no Redis.
+        # One process: its own workers and scheduler are what live watches; no Redis.
         assert set(ready.json()["checks"]) == {
             "heartbeat",
             "workers",
             "scheduler",
-            "relay",
             "database",
             "schema",
         }
