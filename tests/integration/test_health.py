@@ -8,6 +8,8 @@ redis-server this test stops and starts, never the shared servers.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from shared.clock import ManualClock
 from shared.db import Database, create_database
 from shared.db.migrations import history, upgrade
 from shared.email.sink import MailSink, free_port
+from shared.health.readiness import Readiness
 from shared.settings import Settings
 from tests.conftest import make_stack
 from tests.support.processes import environment, poll, processes
@@ -109,6 +112,30 @@ def test_a_dead_worker_thread_fails_liveness(stack: Stack) -> None:
     assert live.failing == ["workers"]
     assert "1 of" in live.body()["checks"]["workers"]["reason"]
     assert health.ready().status_code == 503
+
+
+def test_a_database_and_redis_that_never_answer_make_ready_answer_503_promptly() -> None:
+    """A dropped route, not a refused connection: the kernel takes the connection and
+    nobody ever speaks, so without a deadline the probe would wait minutes for TCP."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    port = hole.getsockname()[1]
+    db = create_database(f"postgresql+psycopg://attune_app@127.0.0.1:{port}/attune")
+    readiness = Readiness(db, redis_url=f"redis://127.0.0.1:{port}/0", history=history())
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            report = readiness.report()
+            assert time.monotonic() - started < PROMPT_SECONDS
+            assert report.status_code == 503
+            assert {"database", "redis"} <= set(report.failing)
+            assert report.body()["checks"]["database"]["reason"].startswith("no answer within")
+        # The first probe still hangs; the second waited on it rather than starting another.
+        assert sum(t.name == "health-database" for t in threading.enumerate()) == 1
+    finally:
+        hole.close()
+        db.dispose()
 
 
 @pytest.fixture
