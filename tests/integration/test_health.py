@@ -335,3 +335,28 @@ def test_worker_and_scheduler_ready_follow_the_database_and_redis(
 
 def _logs(directory: Path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(directory.glob("*.log")))
+
+
+@pytest.mark.postgres
+def test_a_taken_ops_port_stops_the_worker_with_words_that_say_so(
+    settings: Settings, db: Database, sink: MailSink
+) -> None:
+    import subprocess
+
+    from tests.support.processes import ATTUNE, REPO
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [*ATTUNE, "worker", "--ops-port", str(port)],
+            env=environment(settings),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "--ops-port" in run.stderr
