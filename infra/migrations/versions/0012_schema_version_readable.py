@@ -1,7 +1,7 @@
 """schema version readable: readiness compares the database's revision with the code's
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 Branch: ops-health. Every process answers /health/ready, and part of being ready is a
 schema at the head this code was written for (shared/health/readiness.py). It reads
@@ -18,8 +18,8 @@ from alembic import op
 
 from shared.db.row_security import APP_ROLE
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
