@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from uuid import UUID
 
 import structlog
 
+from services.metrics import scheduler as metrics
 from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
@@ -123,18 +125,23 @@ def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) 
             due = job.find(session, now=now, limit=batch)
     except Exception:
         report.finds_failed += 1
+        metrics.count_items(job.name, "find_failed")
         log.warning("scheduler.find_failed", job=job.name, exc_info=True)
         return
-    done = 0
+    done = failed = 0
     for practice_id, item_id in due:
         try:
             with db.transaction(practice_id) as session:
                 done += bool(job.act(session, item_id, now=now))
         except Exception as error:
-            report.items_failed += 1
+            failed += 1
             report.failures.append(f"{job.name}:{item_id}")
             _hold_back(db, job, practice_id, item_id, error, now)
+    report.items_failed += failed
     setattr(report, job.report, getattr(report, job.report) + done)
+    metrics.count_items(job.name, "found", len(due))
+    metrics.count_items(job.name, "done", done)
+    metrics.count_items(job.name, "failed", failed)
 
 
 def _hold_back(
@@ -170,6 +177,23 @@ def tick(
 ) -> TickReport:
     """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
     workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
+    started = time.perf_counter()
+    try:
+        return _tick(db, clock, publisher, batch, heartbeat_stale, wall_clock, retention)
+    finally:
+        metrics.TICK.observe(time.perf_counter() - started)
+        metrics.tick_ended()
+
+
+def _tick(
+    db: Database,
+    clock: Clock,
+    publisher: Publisher,
+    batch: int,
+    heartbeat_stale: timedelta,
+    wall_clock: Clock | None,
+    retention: timedelta,
+) -> TickReport:
     now = clock.now()
     wall_now = (wall_clock or SystemClock()).now()
     alive_since = wall_now - heartbeat_stale

@@ -1,0 +1,37 @@
+"""The scheduler's tick: how long it takes, when it last ended, and what each job found.
+
+A job's kind is its name (services.worker.scheduler.jobs: send_nudge, evaluate_late_response,
+...). Outcomes: found (due items its finder returned), done (acts that did something),
+failed (acts that raised: held back, or marked failed), find_failed (ticks the finder raised
+and the job was skipped).
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+TICK = Histogram(
+    "attune_scheduler_tick_seconds",
+    "Duration of one scheduler tick: every job, housekeeping and the outbox relay",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+LAST_TICK = Gauge(
+    "attune_scheduler_last_tick_timestamp_seconds",
+    "Wall-clock time the last tick ended, finished or failed (a stalled loop stops moving it)",
+)
+ITEMS = Counter(
+    "attune_scheduler_items",
+    "Due items by job kind and outcome (found, done, failed, find_failed)",
+    ["kind", "outcome"],
+)
+
+
+def count_items(kind: str, outcome: str, amount: int = 1) -> None:
+    # Zero too: the series exists from the first tick, so rate() sees its first increase.
+    ITEMS.labels(kind=kind, outcome=outcome).inc(amount)
+
+
+def tick_ended() -> None:
+    LAST_TICK.set(time.time())
