@@ -8,7 +8,10 @@ and the job was skipped).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -33,5 +36,20 @@ def count_items(kind: str, outcome: str, amount: int = 1) -> None:
     ITEMS.labels(kind=kind, outcome=outcome).inc(amount)
 
 
-def tick_ended() -> None:
-    LAST_TICK.set(time.time())
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def timed_tick(tick: Callable[P, R]) -> Callable[P, R]:
+    """Times every tick, the ones that fail halfway (the broker away) too."""
+
+    @functools.wraps(tick)
+    def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+        started = time.perf_counter()
+        try:
+            return tick(*args, **kwargs)
+        finally:
+            TICK.observe(time.perf_counter() - started)
+            LAST_TICK.set(time.time())
+
+    return timed

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -165,6 +164,7 @@ def _hold_back(
         )
 
 
+@metrics.timed_tick
 def tick(
     db: Database,
     clock: Clock,
@@ -177,23 +177,6 @@ def tick(
 ) -> TickReport:
     """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
     workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
-    started = time.perf_counter()
-    try:
-        return _tick(db, clock, publisher, batch, heartbeat_stale, wall_clock, retention)
-    finally:
-        metrics.TICK.observe(time.perf_counter() - started)
-        metrics.tick_ended()
-
-
-def _tick(
-    db: Database,
-    clock: Clock,
-    publisher: Publisher,
-    batch: int,
-    heartbeat_stale: timedelta,
-    wall_clock: Clock | None,
-    retention: timedelta,
-) -> TickReport:
     now = clock.now()
     wall_now = (wall_clock or SystemClock()).now()
     alive_since = wall_now - heartbeat_stale
