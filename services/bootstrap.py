@@ -23,6 +23,8 @@ from services.worker.scheduler import run_forever
 from shared.clock import Clock, SystemClock
 from shared.db import Database, create_database
 from shared.email.smtp import SmtpMailer
+from shared.health import Check, ProcessHealth, process_health
+from shared.health.pulse import Pulse, loop_check, threads_check
 from shared.notifications.delivery import Mailer
 from shared.outbox import Publisher, relay, unpublished_count
 from shared.privacy.encryption import CommentKeyring, install_keyring
@@ -30,6 +32,10 @@ from shared.settings import Settings
 from shared.work.heartbeats import HeartbeatThread, stale_after
 
 log = structlog.get_logger("attune.stack")
+# A loop that has not come round for this long is wedged, not slow: liveness fails, and an
+# orchestrator that restarts on it is right to. Loops keep coming round through a database
+# or Redis outage (they log and try again), so an outage fails readiness, never liveness.
+STALL_SECONDS = 60.0
 
 
 @dataclass
@@ -45,7 +51,9 @@ class Stack:
     threads: list[threading.Thread] = field(default_factory=list)
     relay: RelayThread | None = None
     heartbeat: HeartbeatThread | None = None
+    scheduler_pulse: Pulse | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    _health: ProcessHealth | None = None
 
     def start_workers(self, mailer: Mailer, *, count: int = 1, threads: int = 2) -> None:
         # One heartbeat per process: its claims are handed back seconds after it dies.
@@ -70,6 +78,7 @@ class Stack:
     def start_scheduler(self) -> None:
         # The one process that finds due work also reports what is waiting (its /metrics).
         SAFETY.watch(self.db, self.clock)
+        self.scheduler_pulse = Pulse()
         thread = threading.Thread(
             target=run_forever,
             args=(self.db, self.clock, self.publisher),
@@ -78,6 +87,7 @@ class Stack:
                 "stop": self.stop_event,
                 "heartbeat_stale": stale_after(self.settings.worker_heartbeat_seconds),
                 "retention": self.settings.retention,
+                "pulse": self.scheduler_pulse,
             },
             name="scheduler",
             daemon=True,
@@ -92,7 +102,36 @@ class Stack:
 
     def api(self, *, dev_mail_dir: str | None = None) -> Litestar:
         context = ApiContext(settings=self.settings, db=self.db, clock=self.clock, relay=self.relay)
-        return create_app(context, dev_mail_dir=dev_mail_dir)
+        return create_app(context, dev_mail_dir=dev_mail_dir, health=self.health())
+
+    def health(self) -> ProcessHealth:
+        """Live and ready for whatever this process runs (API, workers, scheduler, relay,
+        or all of them in `attune serve`)."""
+        if self._health is None:
+            self._health = process_health(self.db, self.settings, self._liveness)
+        return self._health
+
+    def _liveness(self) -> list[Check]:
+        checks = []
+        if self.heartbeat is not None:
+            # The heartbeat thread is what tells the scheduler this worker is alive: once it
+            # stops, the worker's claims are handed back, whatever its other threads do.
+            beat = self.settings.worker_heartbeat_seconds
+            limit = max(STALL_SECONDS, stale_after(beat).total_seconds())
+            checks.append(loop_check("heartbeat", self.heartbeat.pulse.age(), limit))
+        if self.workers:
+            # dramatiq keeps its threads alive through broker and actor errors; a dead one
+            # is a crash nothing else reports, and the queue stops being worked.
+            threads = [t for w in self.workers for t in (*w.workers, *w.consumers.values())]
+            checks.append(threads_check("workers", threads))
+        if self.scheduler_pulse is not None:
+            interval = self.settings.scheduler_interval_seconds
+            limit = max(STALL_SECONDS, 10 * interval)
+            checks.append(loop_check("scheduler", self.scheduler_pulse.age(), limit))
+        if self.relay is not None:
+            limit = max(STALL_SECONDS, 3 * self.relay.interval)
+            checks.append(loop_check("relay", self.relay.pulse.age(), limit))
+        return checks
 
     def settle(self, publisher: Publisher | None = None, *, rounds: int = 20) -> None:
         """Publish the outbox and wait until the in-process workers have done everything it

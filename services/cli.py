@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
+from services.ops_http import SCHEDULER_PORT, WORKER_PORT, OpsServer
 from shared.logging import configure_logging
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from services.bootstrap import Stack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run dramatiq workers on the Redis broker")
     worker.add_argument("--threads", type=int, default=4)
+    _ops_arguments(worker, WORKER_PORT)
 
-    commands.add_parser("scheduler", help="run the scheduler tick")
+    scheduler = commands.add_parser("scheduler", help="run the scheduler tick")
+    _ops_arguments(scheduler, SCHEDULER_PORT)
 
     serve = commands.add_parser(
         "serve", help="run everything in one process on the SQLite file ATTUNE_DATABASE_URL"
@@ -95,6 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--smtp-port", type=int, default=1025)
     return parser
+
+
+def _ops_arguments(command: argparse.ArgumentParser, port: int) -> None:
+    command.add_argument(
+        "--ops-host",
+        default="127.0.0.1",
+        help="address of the operations port (0.0.0.0 for a Prometheus in another container)",
+    )
+    command.add_argument(
+        "--ops-port",
+        type=int,
+        default=port,
+        help=f"serves /health/live, /health/ready and /metrics (default {port}; 0: none)",
+    )
+
+
+def _serve_ops(stack: Stack, args: argparse.Namespace) -> OpsServer | None:
+    if not args.ops_port:
+        return None
+    health = stack.health()
+    try:
+        server = OpsServer(
+            live=health.live, ready=health.ready, host=args.ops_host, port=args.ops_port
+        )
+    except OSError as taken:
+        stack.stop()
+        raise SystemExit(
+            f"attune {args.command}: cannot listen on {args.ops_host}:{args.ops_port} "
+            f"({taken.strerror}); choose another --ops-port, or 0 for none"
+        ) from None
+    return server.start()
 
 
 def _require_production(settings: Settings, command: str) -> None:
@@ -191,13 +229,18 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(
             stack.api(), host=args.host, port=args.port, access_log=False, proxy_headers=False
         )
-    elif args.command == "worker":
+    ops = None
+    if args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
+        ops = _serve_ops(stack, args)
         wait_for_signal()
     elif args.command == "scheduler":
         stack.start_scheduler()
+        ops = _serve_ops(stack, args)
         wait_for_signal()
     stack.stop()
+    if ops is not None:
+        ops.stop()
 
 
 if __name__ == "__main__":

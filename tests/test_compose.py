@@ -260,3 +260,73 @@ def test_environment_selects_production_mode(app_services, services, monkeypatch
     redis = urlsplit(settings.redis_url)
     assert redis.hostname in services, f"redis host {redis.hostname} is not a compose service"
     assert settings.smtp_host in services, f"SMTP host {settings.smtp_host} is not a service"
+
+
+LONG_RUNNING = ("api", "worker", "scheduler")
+_PROBE = re.compile(r"https?://127\.0\.0\.1:(?P<port>\d+)(?P<path>/health/(?:ready|live))\b")
+
+
+def _listening_port(command: list[str], parser) -> int:
+    """The port the process answers /health on: the API's own, or the ops port."""
+    args = parser.parse_args(command)
+    return int(args.port if command[0] == "api" else args.ops_port)
+
+
+def _probe(service: dict) -> tuple[list[str], re.Match[str]]:
+    test = service["healthcheck"]["test"]
+    assert isinstance(test, list) and test[0] == "CMD", f"exec form, not a shell: {test!r}"
+    found = _PROBE.search(" ".join(test))
+    assert found, f"the healthcheck probes no /health/ready or /health/live: {test!r}"
+    return test[1:], found
+
+
+def test_every_attune_process_is_probed_on_the_port_it_answers(app_services, parser):
+    from shared.health.readiness import TIMEOUT_SECONDS
+
+    for name in LONG_RUNNING:
+        svc = app_services[name]
+        assert svc.get("healthcheck"), f"{name} has no healthcheck"
+        _, found = _probe(svc)
+        port = _listening_port(svc["command"], parser)
+        assert int(found["port"]) == port, f"{name} answers on {port}, probed on {found['port']}"
+        assert port, f"{name}'s health port is switched off (0)"
+        # Long enough for a 503 naming what is away, rather than a probe that timed out.
+        timeout = float(str(svc["healthcheck"].get("timeout", "30s")).removesuffix("s"))
+        assert timeout > TIMEOUT_SECONDS, name
+    assert "healthcheck" not in app_services["migrate"], "a one-shot has nothing to probe"
+
+
+def test_worker_and_scheduler_ops_ports_differ_and_listen_beyond_loopback(app_services, parser):
+    ports = {name: _listening_port(app_services[name]["command"], parser) for name in LONG_RUNNING}
+    assert len(set(ports.values())) == len(ports), ports
+    for name in ("worker", "scheduler"):
+        # A Prometheus in another container scrapes /metrics here.
+        assert parser.parse_args(app_services[name]["command"]).ops_host == "0.0.0.0", name
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_the_healthcheck_command_fails_on_a_503(app_services, ready: bool):
+    """Each probe as the container runs it (the image's python), pointed at a local ops server
+    that answers 200 or 503: a probe that succeeded on any answer would never fail."""
+    import subprocess
+    import sys
+
+    from services.ops_http import OpsServer
+    from shared.health import Check, Report
+
+    answer = Report((Check("database", ready, "" if ready else "unreachable (Refused)"),))
+    server = OpsServer(live=Report, ready=lambda: answer).start()
+    try:
+        for name in LONG_RUNNING:
+            command, found = _probe(app_services[name])
+            assert command[0] == "python", f"{name}: the image has python, not {command[0]}"
+            local = [
+                part.replace(f":{found['port']}/", f":{server.port}/").replace(
+                    "/health/live", "/health/ready"
+                )
+                for part in command[1:]
+            ]
+            run = subprocess.run([sys.executable, *local], capture_output=True, timeout=30)
+            assert (run.returncode == 0) is ready, (name, run.stderr[-500:])
+    finally:
+        server.stop()

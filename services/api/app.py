@@ -57,12 +57,20 @@ from services.api.routes.settings import SettingsController
 from services.api.routes.survey_pages import SurveyPageController
 from services.api.security_headers import security_headers
 from services.metrics.http import metrics_endpoint
+from shared.health import ProcessHealth, process_health
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Litestar:
+def create_app(
+    context: ApiContext,
+    *,
+    dev_mail_dir: str | None = None,
+    health: ProcessHealth | None = None,
+) -> Litestar:
+    """`health`: the process's live and ready answers (services.bootstrap.Stack.health); by
+    default ones that watch the database, schema and Redis but no loop."""
     handlers: list[Any] = [
         PracticeController,
         AuthController,
@@ -109,6 +117,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
                 "context": context,
                 "dev_mail_dir": dev_mail_dir,
                 "rate_limiter": build_rate_limiter(context.settings),
+                "health": health or process_health(context.db, context.settings),
             }
         ),
         guards=[api_keys_where_allowed, rate_limited],

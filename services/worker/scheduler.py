@@ -26,6 +26,7 @@ from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
 from shared.db import Database
+from shared.health.pulse import Pulse
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.retention import DEFAULT_RETENTION, purge_expired
@@ -174,15 +175,19 @@ def tick(
     heartbeat_stale: timedelta = stale_after(5.0),
     wall_clock: Clock | None = None,
     retention: timedelta = DEFAULT_RETENTION,
+    pulse: Pulse | None = None,
 ) -> TickReport:
     """`clock` says what is due; `wall_clock` (real time unless a test moves it) says which
-    workers are alive: heartbeats are real seconds even when a test's clock jumps days."""
+    workers are alive: heartbeats are real seconds even when a test's clock jumps days.
+    `pulse` beats after each job, so a long tick that is getting through its jobs stays live."""
     now = clock.now()
     wall_now = (wall_clock or SystemClock()).now()
     alive_since = wall_now - heartbeat_stale
     report = TickReport()
     for job in jobs(alive_since):
         _run(db, now, job, report, batch)
+        if pulse is not None:
+            pulse.beat()
     # Housekeeping, after the due work, before the relay; each step on its own, so one
     # failing does not stop the other.
     for step, run in (
@@ -211,11 +216,21 @@ def run_forever(
     stop: threading.Event,
     heartbeat_stale: timedelta = stale_after(5.0),
     retention: timedelta = DEFAULT_RETENTION,
+    pulse: Pulse | None = None,
 ) -> None:
     while not stop.is_set():
         try:
-            tick(db, clock, publisher, heartbeat_stale=heartbeat_stale, retention=retention)
+            tick(
+                db,
+                clock,
+                publisher,
+                heartbeat_stale=heartbeat_stale,
+                retention=retention,
+                pulse=pulse,
+            )
         except Exception:
             # A database or broker outage must not end the loop: the next tick tries again.
             log.exception("scheduler.tick_failed")
+        if pulse is not None:
+            pulse.beat()
         stop.wait(interval)

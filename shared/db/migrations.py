@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from shared.health.readiness import SchemaHistory
 
 
 def _alembic_ini() -> Path:
@@ -32,3 +35,13 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def history() -> SchemaHistory:
+    """The revisions this code ships: its head, which readiness expects the database at, and
+    every one it knows (a revision it does not know is a newer release's)."""
+    scripts = ScriptDirectory.from_config(Config(str(_alembic_ini())))
+    return SchemaHistory(
+        heads=frozenset(scripts.get_heads()),
+        known=frozenset(script.revision for script in scripts.walk_revisions()),
+    )

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from shared.clock import Clock, SystemClock
 from shared.db import Database, insert_ignoring_conflict
+from shared.health.pulse import Pulse
 from shared.models import WorkerHeartbeat
 
 log = structlog.get_logger("attune.heartbeat")
@@ -73,6 +74,8 @@ class HeartbeatThread:
         self._clock = clock or SystemClock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        # Each attempt, written or not: the liveness of the loop, not of the database.
+        self.pulse = Pulse()
 
     def start(self) -> None:
         # The first beat before any message is taken: a claim never names an unknown worker.
@@ -95,3 +98,4 @@ class HeartbeatThread:
                 # The database is away; so is every claim's finish. A claim handed back
                 # meanwhile may be sent twice (the at-least-once window, README "Faults").
                 log.warning("heartbeat.failed", exc_info=True)
+            self.pulse.beat()

@@ -1,9 +1,26 @@
+"""Probes for whatever runs the API: a load balancer, docker-compose, an on-call engineer.
+
+Public, unthrottled and left out of the pages' navigation; the answers name checks and
+short reasons only (shared.health.report), never an address or a setting.
+"""
+
 from __future__ import annotations
 
-from litestar import Controller, get
-from sqlalchemy import text
+from typing import Any
 
-from services.api.context import ApiContext
+from litestar import Controller, Request, Response, get
+
+from shared.health import ProcessHealth, Report
+
+
+def _health(request: Request) -> ProcessHealth:
+    return request.app.state.health  # type: ignore[no-any-return]
+
+
+def _answer(report: Report) -> Response[dict[str, Any]]:
+    return Response(
+        report.body(), status_code=report.status_code, headers={"Cache-Control": "no-store"}
+    )
 
 
 class HealthController(Controller):
@@ -11,9 +28,20 @@ class HealthController(Controller):
     tags = ["health"]
     opt = {"public": True}
 
+    @get("/live", sync_to_thread=False)
+    def live(self, request: Request) -> Response[dict[str, Any]]:
+        """200 while the process answers and its own loops come round; restart it if not.
+        On the event loop and without I/O: it answers even when every thread is busy."""
+        return _answer(_health(request).live())
+
+    @get("/ready", sync_to_thread=True)
+    def ready(self, request: Request) -> Response[dict[str, Any]]:
+        """200 when live and the database, the schema (at this code's migrations' head) and,
+        in the production mode, Redis answer; 503 naming what failed. Send it no traffic
+        while it is 503."""
+        return _answer(_health(request).ready())
+
     @get("/", sync_to_thread=True)
-    def health(self, context: ApiContext) -> dict[str, str]:
-        """Answers when the API can reach its database."""
-        with context.db.transaction() as session:
-            session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+    def health(self, request: Request) -> Response[dict[str, Any]]:
+        """The same as /health/ready, for probes set up before it existed."""
+        return _answer(_health(request).ready())
