@@ -93,13 +93,17 @@ def _gauges(backlog: Backlog, now: datetime) -> Iterator[Metric]:
         "Age of the oldest answer not yet evaluated (0 when none)",
         age_seconds(backlog.answers_oldest, now),
     )
-    emails = GaugeMetricFamily("attune_emails", "Emails by state", labels=["state"])
+    emails = GaugeMetricFamily(
+        "attune_emails",
+        "Emails not delivered yet or given up on, by state (pending, sending, failed)",
+        labels=["state"],
+    )
     for state, count in sorted(backlog.emails.items()):
         emails.add_metric([state.value], count)
     yield emails
     yield gauge(
         "attune_emails_overdue_oldest_age_seconds",
-        "How long the oldest pending email has been past its send time (0 when none)",
+        "How long the oldest pending email has been past its next attempt time (0 when none)",
         age_seconds(backlog.emails_overdue_oldest, now),
     )
     yield gauge(

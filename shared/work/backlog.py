@@ -6,7 +6,14 @@ Each is one cheap, indexed read of columns the system role may read (shared.db.r
   committed but not handed to the broker;
 - answers not yet evaluated and the oldest (ix_response_unevaluated): a client's dip that no
   one has looked at;
-- emails by state, and the oldest pending one past its send time (ix_notification_retry);
+- emails not delivered yet or given up on, by state (pending, sending, failed), and the
+  oldest pending one past its next attempt (ix_notification_retry). Sent and cancelled emails
+  are history that is never purged: counting them by state read the whole index, 0.5 s at a
+  million emails, where these three take a millisecond. Emails sent are counted as they go,
+  by the worker (attune_worker_messages_total, deliver_notification processed). An email's
+  next attempt is its sweep time (a lost message) or its retry time (the relay refused it),
+  and the scheduler's sweep takes it then, so a pending one long past it means the sweep
+  has stopped;
 - nudges sent on their own that are due within the hour, or overdue, and not sent, and the
   oldest overdue one (ix_nudge_due): a clinician about to see a client without being told.
 """
@@ -32,6 +39,11 @@ from shared.models import (
 from shared.work.failures import failure_counts
 
 NUDGE_HORIZON = timedelta(hours=1)
+OPEN_EMAIL_STATES = (
+    NotificationStatus.PENDING,
+    NotificationStatus.SENDING,
+    NotificationStatus.FAILED,
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +52,8 @@ class Backlog:
     outbox_oldest: datetime | None
     answers_unevaluated: int
     answers_oldest: datetime | None
-    emails: dict[NotificationStatus, int]
-    emails_overdue_oldest: datetime | None  # the oldest pending email past its send time
+    emails: dict[NotificationStatus, int]  # OPEN_EMAIL_STATES only
+    emails_overdue_oldest: datetime | None  # the oldest pending email's next attempt, if past
     nudges_unsent_within_hour: int  # due by now + NUDGE_HORIZON, overdue ones included
     nudges_overdue_oldest: datetime | None
     work_failures: dict[tuple[str, str], int]  # (job, "failed" | "retrying") -> items
@@ -60,25 +72,30 @@ def read_backlog(session: Session, *, now: datetime) -> Backlog:
         col(Notification.next_attempt_at) <= now
     )
     unsent_nudge = (col(Nudge.status) == NudgeStatus.PENDING) & sent_alone()
-    emails = dict.fromkeys(NotificationStatus, 0)
+    emails = dict.fromkeys(OPEN_EMAIL_STATES, 0)
     for status, count in session.exec(
-        select(Notification.status, func.count(col(Notification.id))).group_by(
-            col(Notification.status)
-        )
+        select(Notification.status, func.count())
+        .where(col(Notification.status).in_(OPEN_EMAIL_STATES))
+        .group_by(col(Notification.status))
     ).all():
         emails[NotificationStatus(status)] = int(count)
     return Backlog(
-        outbox_unpublished=_count(session, OutboxEvent.id, unpublished),
-        # The oldest by id, which the index holds in order: min(created_at) would read them all.
+        outbox_unpublished=_count(session, unpublished),
+        # The oldest by id, in the order of ix_outbox_unpublished (published_at, id): ordered
+        # by id alone, PostgreSQL walks the primary key through every published row first
+        # (0.17 s behind 500,000 of them, against 0.02 ms).
         outbox_oldest=session.exec(
-            select(OutboxEvent.created_at).where(unpublished).order_by(col(OutboxEvent.id)).limit(1)
+            select(OutboxEvent.created_at)
+            .where(unpublished)
+            .order_by(col(OutboxEvent.published_at), col(OutboxEvent.id))
+            .limit(1)
         ).first(),
-        answers_unevaluated=_count(session, Response.id, unevaluated),
+        answers_unevaluated=_count(session, unevaluated),
         answers_oldest=_first(session, Response.submitted_at, unevaluated),
         emails=emails,
         emails_overdue_oldest=_first(session, Notification.next_attempt_at, overdue_email),
         nudges_unsent_within_hour=_count(
-            session, Nudge.id, unsent_nudge & (col(Nudge.due_at) <= now + NUDGE_HORIZON)
+            session, unsent_nudge & (col(Nudge.due_at) <= now + NUDGE_HORIZON)
         ),
         nudges_overdue_oldest=_first(
             session, Nudge.due_at, unsent_nudge & (col(Nudge.due_at) <= now)
@@ -87,8 +104,9 @@ def read_backlog(session: Session, *, now: datetime) -> Backlog:
     )
 
 
-def _count(session: Session, key: Any, condition: ColumnElement[bool]) -> int:
-    return int(session.exec(select(func.count(col(key))).where(condition)).one())
+def _count(session: Session, condition: ColumnElement[bool]) -> int:
+    # count(*): answered from the index alone, where count(id) would visit every row.
+    return int(session.exec(select(func.count()).where(condition)).one())
 
 
 def _first(session: Session, moment: Any, condition: ColumnElement[bool]) -> datetime | None:

@@ -51,9 +51,10 @@ def test_attune_serve_reports_requests_messages_ticks_and_safety_figures(
 
         def survey_counted() -> bool:
             scraped = _scrape(http, **AS_PROMETHEUS)
-            return value(scraped, "attune_emails", state="sent") == 1
+            labels = {"actor": DELIVER_NOTIFICATION, "outcome": "processed"}
+            return value(scraped, "attune_worker_messages_total", **labels) == 1
 
-        # The email's state is written just after the relay took it.
+        # The message is counted once the actor returns, just after the relay took the email.
         assert poll(survey_counted, seconds=10)
         scraped = _scrape(http, **AS_PROMETHEUS)
         # One process, one registry: the API's, the workers' and the scheduler's series.
@@ -66,6 +67,7 @@ def test_attune_serve_reports_requests_messages_ticks_and_safety_figures(
         assert value(scraped, "attune_scheduler_items_total", **found) == 1
         assert value(scraped, "attune_safety_figures_up") == 1
         assert value(scraped, "attune_outbox_backlog") == 0
+        assert value(scraped, "attune_emails", state="pending") == 0
 
 
 @pytest.mark.postgres
@@ -137,6 +139,6 @@ def test_api_worker_and_scheduler_are_each_scraped_for_their_own_work(
     assert moved("scheduler", "attune_scheduler_items_total", **found) >= 1
     # The safety figures come from the scheduler alone, so Prometheus holds one series each.
     assert value(after["scheduler"], "attune_safety_figures_up") == 1
-    assert value(after["scheduler"], "attune_emails", state="sent") >= 1
+    assert ("attune_emails", frozenset({"state": "pending"}.items())) in after["scheduler"]
     for process in ("api", "worker"):
         assert ("attune_safety_figures_up", frozenset()) not in after[process], process
