@@ -435,3 +435,43 @@ def test_only_the_api_publishes_its_metrics_beyond_the_compose_network(services)
     for name in ("worker", "scheduler"):
         # The ops ports answer without a token: they stay on the compose network.
         assert not services[name].get("ports"), f"{name} publishes its ops port"
+
+
+def _exported_names() -> set[str]:
+    """Every series name the Attune processes export, by the names Prometheus stores."""
+    from datetime import UTC, datetime
+
+    from prometheus_client import REGISTRY
+
+    import services.metrics.http
+    import services.metrics.messages
+    import services.metrics.scheduler  # noqa: F401
+    from services.metrics.safety import gauges
+    from shared.work.backlog import Backlog
+
+    nothing = Backlog(0, None, 0, None, {}, None, 0, None, {})
+    families = [*REGISTRY.collect(), *gauges(nothing, datetime.now(UTC))]
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+    names = {"attune_safety_figures_up"}
+    for family in families:
+        for suffix in suffixes.get(family.type, [""]):
+            names.add(family.name + suffix)
+    return names
+
+
+def test_prometheus_loads_alert_rules_on_series_the_processes_export(services):
+    prometheus = services["prometheus"]
+    mounts = _mounts(prometheus)
+    config = yaml.safe_load((ROOT / mounts[PROMETHEUS_CONFIG]).read_text())
+    exported = _exported_names()
+    rule_files = config.get("rule_files") or []
+    assert rule_files, "Prometheus loads no alert rules"
+    for path in rule_files:
+        assert path in mounts, f"{path} is not mounted into the prometheus container"
+        groups = yaml.safe_load((ROOT / mounts[path]).read_text())["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        assert rules
+        for rule in rules:
+            used = set(re.findall(r"\battune_[a-z_]+\b", rule["expr"]))
+            unknown = used - exported
+            assert not unknown, f"{rule['alert']} watches series no process exports: {unknown}"

@@ -66,10 +66,10 @@ class SafetyFigures(Collector):
             return
         up.add_metric([], 1)
         yield up
-        yield from _gauges(backlog, now)
+        yield from gauges(backlog, now)
 
 
-def _gauges(backlog: Backlog, now: datetime) -> Iterator[Metric]:
+def gauges(backlog: Backlog, now: datetime) -> Iterator[Metric]:
     def gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, text, value=value)
 
