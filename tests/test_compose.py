@@ -444,13 +444,20 @@ def _exported_names() -> set[str]:
     from prometheus_client import REGISTRY
 
     import services.metrics.http
-    import services.metrics.messages
-    import services.metrics.scheduler  # noqa: F401
+    import services.metrics.messages  # noqa: F401
     from services.metrics.safety import gauges
+    from services.metrics.scheduler import LAST_TICK, TICK
     from shared.work.backlog import Backlog
 
     nothing = Backlog(0, None, 0, None, {}, None, 0, None, {})
-    families = [*REGISTRY.collect(), *gauges(nothing, datetime.now(UTC))]
+    # The scheduler's process registers these at its first tick, the safety figures are read
+    # at scrape time: neither is in this process's registry.
+    families = [
+        *REGISTRY.collect(),
+        *TICK.collect(),
+        *LAST_TICK.collect(),
+        *gauges(nothing, datetime.now(UTC)),
+    ]
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
     names = {"attune_safety_figures_up"}
     for family in families:

@@ -142,3 +142,5 @@ def test_api_worker_and_scheduler_are_each_scraped_for_their_own_work(
     assert ("attune_emails", frozenset({"state": "pending"}.items())) in after["scheduler"]
     for process in ("api", "worker"):
         assert ("attune_safety_figures_up", frozenset()) not in after[process], process
+        # Nor a tick count of 0 and a last tick in 1970 beside the scheduler's real ones.
+        assert not any(name.startswith("attune_scheduler") for name, _ in after[process])
