@@ -105,6 +105,7 @@ def test_requests_are_counted_by_route_template_and_status_never_by_path(
         assert http.get(f"/s/{survey_token}").status_code == 404
     assert http.get("/api/v1/clients").status_code == 401
     assert http.get("/no/such/page").status_code == 404
+    assert http.request("PROPFIND", "/api/v1/clients").status_code in (401, 405)
     after = scrape(http)
 
     def moved(name: str, **labels: str) -> float:
@@ -119,6 +120,16 @@ def test_requests_are_counted_by_route_template_and_status_never_by_path(
         == 1
     )
     assert moved("attune_http_requests_total", route="unmatched", method="GET", status="404") == 1
+    # A method of the client's choosing is one label value, not a series of its own.
+    assert (
+        sum(
+            count - value(before, name, **dict(labels))
+            for (name, labels), count in after.items()
+            if name == "attune_http_requests_total" and ("method", "OTHER") in labels
+        )
+        == 1
+    )
+    assert "PROPFIND" not in http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
     # The scrape itself is counted like any route.
     assert value(after, "attune_http_requests_total", route="/metrics", method="GET", status="200")
     text = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
