@@ -105,8 +105,8 @@ class Stack:
         return create_app(context, dev_mail_dir=dev_mail_dir, health=self.health())
 
     def health(self) -> ProcessHealth:
-        """Live and ready for whatever this process runs (API, workers, scheduler, relay,
-        or all of them in `attune serve`)."""
+        """Live and ready for whatever this process runs (API, workers, scheduler, or all
+        of them in `attune serve`)."""
         if self._health is None:
             self._health = process_health(self.db, self.settings, self._liveness)
         return self._health
@@ -124,13 +124,12 @@ class Stack:
             # is a crash nothing else reports, and the queue stops being worked.
             threads = [t for w in self.workers for t in (*w.workers, *w.consumers.values())]
             checks.append(threads_check("workers", threads))
+        # Not the API's outbox relay: the scheduler relays too, and an API restarted over a
+        # wedged relay would stop serving clinics for what is only a faster path.
         if self.scheduler_pulse is not None:
             interval = self.settings.scheduler_interval_seconds
             limit = max(STALL_SECONDS, 10 * interval)
             checks.append(loop_check("scheduler", self.scheduler_pulse.age(), limit))
-        if self.relay is not None:
-            limit = max(STALL_SECONDS, 3 * self.relay.interval)
-            checks.append(loop_check("relay", self.relay.pulse.age(), limit))
         return checks
 
     def settle(self, publisher: Publisher | None = None, *, rounds: int = 20) -> None:

@@ -9,7 +9,6 @@ import structlog
 
 from shared.clock import Clock
 from shared.db import Database
-from shared.health.pulse import Pulse
 from shared.outbox import Publisher, relay
 
 log = structlog.get_logger("attune.relay")
@@ -24,8 +23,6 @@ class RelayThread:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self.interval = interval
-        self.pulse = Pulse()
 
     def start(self) -> None:
         self._thread.start()
@@ -49,4 +46,3 @@ class RelayThread:
             except Exception:
                 # The broker or database is away; the rows stay unpublished until it is back.
                 log.warning("relay.failed", exc_info=True)
-            self.pulse.beat()

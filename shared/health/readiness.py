@@ -5,6 +5,7 @@ answers. The rules are pure functions of what the probes found; `Readiness` runs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -81,7 +82,7 @@ class Readiness:
         )
 
     def report(self) -> Report:
-        probes = {"database": self._probe_database}
+        probes: dict[str, Callable[[], object]] = {"database": self._probe_database}
         if self._redis is not None:
             probes["redis"] = self._redis.ping
         found = self._deadline.gather(probes)

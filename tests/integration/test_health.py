@@ -8,6 +8,8 @@ redis-server this test stops and starts, never the shared servers.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from shared.clock import ManualClock
 from shared.db import Database, create_database
 from shared.db.migrations import history, upgrade
 from shared.email.sink import MailSink, free_port
+from shared.health.readiness import Readiness
 from shared.settings import Settings
 from tests.conftest import make_stack
 from tests.support.processes import environment, poll, processes
@@ -111,6 +114,30 @@ def test_a_dead_worker_thread_fails_liveness(stack: Stack) -> None:
     assert health.ready().status_code == 503
 
 
+def test_a_database_and_redis_that_never_answer_make_ready_answer_503_promptly() -> None:
+    """A dropped route, not a refused connection: the kernel takes the connection and
+    nobody ever speaks, so without a deadline the probe would wait minutes for TCP."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    port = hole.getsockname()[1]
+    db = create_database(f"postgresql+psycopg://attune_app@127.0.0.1:{port}/attune")
+    readiness = Readiness(db, redis_url=f"redis://127.0.0.1:{port}/0", history=history())
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            report = readiness.report()
+            assert time.monotonic() - started < PROMPT_SECONDS
+            assert report.status_code == 503
+            assert {"database", "redis"} <= set(report.failing)
+            assert report.body()["checks"]["database"]["reason"].startswith("no answer within")
+        # The first probe still hangs; the second waited on it rather than starting another.
+        assert sum(t.name == "health-database" for t in threading.enumerate()) == 1
+    finally:
+        hole.close()
+        db.dispose()
+
+
 @pytest.fixture
 def behind_head(owner_database_url: str, tmp_path: Path) -> Iterator[str]:
     """A database of its own, migrated to the revision before the code's head."""
@@ -177,12 +204,11 @@ def test_attune_serve_answers_live_and_ready(tmp_path: Path, sink: MailSink) -> 
         assert http.get("/health/live").status_code == 200
         ready = _ready(http)
         assert ready.status_code == 200, ready.text
-        # One process: its own workers, scheduler and relay are what live watches; no Redis.
+        # One process: its own workers and scheduler are what live watches; no Redis.
         assert set(ready.json()["checks"]) == {
             "heartbeat",
             "workers",
             "scheduler",
-            "relay",
             "database",
             "schema",
         }
@@ -309,3 +335,28 @@ def test_worker_and_scheduler_ready_follow_the_database_and_redis(
 
 def _logs(directory: Path) -> str:
     return "\n".join(p.read_text()[-3000:] for p in sorted(directory.glob("*.log")))
+
+
+@pytest.mark.postgres
+def test_a_taken_ops_port_stops_the_worker_with_words_that_say_so(
+    settings: Settings, db: Database, sink: MailSink
+) -> None:
+    import subprocess
+
+    from tests.support.processes import ATTUNE, REPO
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [*ATTUNE, "worker", "--ops-port", str(port)],
+            env=environment(settings),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert run.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "--ops-port" in run.stderr

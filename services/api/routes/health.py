@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from shared.health import ProcessHealth, Report
 
@@ -23,25 +24,33 @@ def _answer(report: Report) -> Response[dict[str, Any]]:
     )
 
 
+# The same body as the 200, with "status": "unavailable" and the failing checks named.
+UNAVAILABLE = {
+    503: ResponseSpec(
+        data_container=dict[str, Any], description="Not live or not ready", generate_examples=False
+    )
+}
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
     opt = {"public": True}
 
-    @get("/live", sync_to_thread=False)
+    @get("/live", sync_to_thread=False, responses=UNAVAILABLE)
     def live(self, request: Request) -> Response[dict[str, Any]]:
         """200 while the process answers and its own loops come round; restart it if not.
         On the event loop and without I/O: it answers even when every thread is busy."""
         return _answer(_health(request).live())
 
-    @get("/ready", sync_to_thread=True)
+    @get("/ready", sync_to_thread=True, responses=UNAVAILABLE)
     def ready(self, request: Request) -> Response[dict[str, Any]]:
         """200 when live and the database, the schema (at this code's migrations' head) and,
         in the production mode, Redis answer; 503 naming what failed. Send it no traffic
         while it is 503."""
         return _answer(_health(request).ready())
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, responses=UNAVAILABLE)
     def health(self, request: Request) -> Response[dict[str, Any]]:
         """The same as /health/ready, for probes set up before it existed."""
         return _answer(_health(request).ready())
