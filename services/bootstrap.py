@@ -14,6 +14,7 @@ from litestar import Litestar
 
 from services.api.app import create_app
 from services.api.context import ApiContext
+from services.metrics.safety import SAFETY
 from services.worker.actors import QUEUE
 from services.worker.broker import BrokerPublisher, create_broker
 from services.worker.relay import RelayThread
@@ -75,6 +76,8 @@ class Stack:
             self.workers.append(worker)
 
     def start_scheduler(self) -> None:
+        # The one process that finds due work also reports what is waiting (its /metrics).
+        SAFETY.watch(self.db, self.clock)
         self.scheduler_pulse = Pulse()
         thread = threading.Thread(
             target=run_forever,
@@ -160,6 +163,7 @@ class Stack:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         self.broker.close()
+        SAFETY.forget(self.db)
         self.db.dispose()
 
 

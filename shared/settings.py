@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # expired links (survey, unsubscribe, reset, invitation) and ended sign-ins.
     retention_days: int = Field(default=30, ge=1, le=3650)
     log_level: str = "INFO"
+    # The bearer token the API's /metrics asks for (services.metrics.http); unset, the API
+    # serves no metrics. The worker and scheduler serve theirs on their ops port instead.
+    metrics_token: str | None = Field(default=None, repr=False, min_length=16)
 
     @field_validator("trusted_proxies")
     @classmethod

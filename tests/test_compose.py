@@ -23,7 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 OUR_DOCKERFILE = "infra/Dockerfile"
 
-EXPECTED_SERVICES = {"postgres", "redis", "mailpit", "migrate", "api", "worker", "scheduler"}
+EXPECTED_SERVICES = {
+    "postgres",
+    "redis",
+    "mailpit",
+    "migrate",
+    "api",
+    "worker",
+    "scheduler",
+    "prometheus",
+}
+PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"  # where the prom/prometheus image reads it
 VALID_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -330,3 +340,145 @@ def test_the_healthcheck_command_fails_on_a_503(app_services, ready: bool):
             assert (run.returncode == 0) is ready, (name, run.stderr[-500:])
     finally:
         server.stop()
+
+
+# Prometheus: every Attune process is scraped where it serves its metrics.
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """Container path -> host path of the service's bind mounts."""
+    found = {}
+    for volume in service.get("volumes", []):
+        host, container, *_ = str(volume).split(":")
+        if host.startswith("."):
+            found[container] = host
+    return found
+
+
+@pytest.fixture(scope="module")
+def scrape_jobs(services: dict[str, dict]) -> dict[str, dict]:
+    prometheus = services["prometheus"]
+    assert str(prometheus["image"]).startswith("prom/prometheus")
+    config = _mounts(prometheus).get(PROMETHEUS_CONFIG)
+    assert config, f"prometheus mounts nothing at {PROMETHEUS_CONFIG}"
+    data = yaml.safe_load((ROOT / config).read_text())
+    jobs = {job["job_name"]: job for job in data["scrape_configs"]}
+    assert len(jobs) == len(data["scrape_configs"]), "two scrape jobs share a name"
+    return jobs
+
+
+def _targets(job: dict) -> list[str]:
+    return [target for group in job.get("static_configs", []) for target in group["targets"]]
+
+
+def test_prometheus_scrapes_each_process_on_the_port_and_path_it_serves(
+    scrape_jobs, app_services, parser
+):
+    from services.metrics.http import METRICS_PATH
+
+    scraped = {}
+    for job in scrape_jobs.values():
+        for target in _targets(job):
+            host, port = target.rsplit(":", 1)
+            scraped[host] = (int(port), job.get("metrics_path", "/metrics"), job)
+    for name in LONG_RUNNING:
+        assert name in scraped, f"no scrape job targets {name}"
+        port, path, _ = scraped[name]
+        command = app_services[name]["command"]
+        assert port == _listening_port(command, parser), f"{name} is scraped on the wrong port"
+        assert path == METRICS_PATH, f"{name} is scraped at {path}"
+        if name == "api":
+            # Inside its container the API must listen beyond loopback (checked above).
+            assert parser.parse_args(command).host == "0.0.0.0"
+        else:
+            assert parser.parse_args(command).ops_host == "0.0.0.0", name
+
+
+def test_the_ops_port_answers_the_scrape_path(scrape_jobs):
+    """The worker's and scheduler's scrape path, asked of a real ops server."""
+    import httpx
+
+    from services.ops_http import OpsServer
+    from shared.health import Report
+
+    server = OpsServer(live=Report, ready=Report).start()
+    try:
+        for name in ("worker", "scheduler"):
+            (job,) = [j for j in scrape_jobs.values() if any(name in t for t in _targets(j))]
+            answer = httpx.get(f"http://127.0.0.1:{server.port}{job.get('metrics_path')}")
+            assert answer.status_code == 200, name
+            assert answer.headers["content-type"].startswith("text/plain"), name
+    finally:
+        server.stop()
+
+
+def test_prometheus_sends_the_api_the_token_the_api_asks_for(
+    scrape_jobs, compose, services, app_services
+):
+    (api_job,) = [j for j in scrape_jobs.values() if any("api:" in t for t in _targets(j))]
+    authorization = api_job.get("authorization") or {}
+    assert authorization.get("type", "Bearer") == "Bearer"
+    path = authorization.get("credentials_file")
+    assert path, "the API's /metrics needs its token; Prometheus sends none"
+    mounted = {
+        entry["target"]: entry["source"] for entry in services["prometheus"].get("configs", [])
+    }
+    assert path in mounted, f"nothing is mounted at {path}"
+    content = compose["configs"][mounted[path]]["content"]
+    token = _environment(app_services["api"])["ATTUNE_METRICS_TOKEN"]
+    assert _with_defaults(content) == _with_defaults(token)
+    # The same host variable, so setting one sets both.
+    assert _INTERPOLATION.match(content)["name"] == _INTERPOLATION.match(token)["name"]
+
+
+def test_only_the_api_publishes_its_metrics_beyond_the_compose_network(services):
+    for name in ("worker", "scheduler"):
+        # The ops ports answer without a token: they stay on the compose network.
+        assert not services[name].get("ports"), f"{name} publishes its ops port"
+
+
+def _exported_names() -> set[str]:
+    """Every series name the Attune processes export, by the names Prometheus stores."""
+    from datetime import UTC, datetime
+
+    from prometheus_client import REGISTRY
+
+    import services.metrics.http
+    import services.metrics.messages  # noqa: F401
+    from services.metrics.safety import gauges
+    from services.metrics.scheduler import LAST_TICK, TICK
+    from shared.work.backlog import Backlog
+
+    nothing = Backlog(0, None, 0, None, {}, None, 0, None, {})
+    # The scheduler's process registers these at its first tick, the safety figures are read
+    # at scrape time: neither is in this process's registry.
+    families = [
+        *REGISTRY.collect(),
+        *TICK.collect(),
+        *LAST_TICK.collect(),
+        *gauges(nothing, datetime.now(UTC)),
+    ]
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+    names = {"attune_safety_figures_up"}
+    for family in families:
+        for suffix in suffixes.get(family.type, [""]):
+            names.add(family.name + suffix)
+    return names
+
+
+def test_prometheus_loads_alert_rules_on_series_the_processes_export(services):
+    prometheus = services["prometheus"]
+    mounts = _mounts(prometheus)
+    config = yaml.safe_load((ROOT / mounts[PROMETHEUS_CONFIG]).read_text())
+    exported = _exported_names()
+    rule_files = config.get("rule_files") or []
+    assert rule_files, "Prometheus loads no alert rules"
+    for path in rule_files:
+        assert path in mounts, f"{path} is not mounted into the prometheus container"
+        groups = yaml.safe_load((ROOT / mounts[path]).read_text())["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        assert rules
+        for rule in rules:
+            used = set(re.findall(r"\battune_[a-z_]+\b", rule["expr"]))
+            unknown = used - exported
+            assert not unknown, f"{rule['alert']} watches series no process exports: {unknown}"

@@ -56,6 +56,7 @@ from services.api.routes.practices import PracticeController
 from services.api.routes.settings import SettingsController
 from services.api.routes.survey_pages import SurveyPageController
 from services.api.security_headers import security_headers
+from services.metrics.http import metrics_endpoint
 from shared.health import ProcessHealth, process_health
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -156,10 +157,16 @@ def create_app(
     )
     # Outside Litestar's routing, guards and authentication, so that every answer (a 401 from
     # the authentication middleware, a 404 or 405 from the router, an OPTIONS, a HEAD, and any
-    # route added later) gets the request id, the security headers and its log line with its
-    # real status.
+    # route added later) gets the request id, the security headers and its log line and
+    # metrics with its real status. /metrics is answered here too, outside the API's routes,
+    # authentication and schema (services.metrics.http).
     with_headers = security_headers(https=context.settings.base_url.startswith("https://"))
     app.asgi_handler = request_logging(
-        with_headers(refuse_nul_text(options_and_head(app, app.asgi_handler)))
+        with_headers(
+            metrics_endpoint(
+                refuse_nul_text(options_and_head(app, app.asgi_handler)),
+                context.settings.metrics_token,
+            )
+        )
     )
     return app

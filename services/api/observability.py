@@ -1,8 +1,8 @@
-"""Request ids and one structured log line per request.
+"""Request ids, one structured log line per request, and its metrics.
 
-The line names the route template, not the path: a path can carry a survey token. The id
-stays bound for the whole request, so the outbox events it emits carry it on to the workers
-(shared.logging).
+The line and the metrics name the route template, not the path: a path can carry a survey
+token. The id stays bound for the whole request, so the outbox events it emits carry it on to
+the workers (shared.logging).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.metrics.http import observe_request
 from shared.logging import bind_request_id, request_id_for
 
 log = structlog.get_logger("attune.api")
@@ -43,12 +44,15 @@ def request_logging(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            observe_request(scope.get("method", ""), route, status, seconds)
             log.info(
                 "request",
                 method=scope.get("method"),
-                route=scope.get("path_template") or "unmatched",
+                route=route,
                 status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(seconds * 1000, 1),
             )
             structlog.contextvars.clear_contextvars()
 

@@ -16,6 +16,7 @@ import dramatiq
 import structlog
 from dramatiq import Broker
 
+from services.metrics.messages import MessageMetrics
 from services.worker.runtime import current
 from shared.alerts import service as alerts
 from shared.appointments.service import SCHEDULE_INVITATION
@@ -158,6 +159,7 @@ def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     first = type(broker.middleware[0]) if broker.middleware else None
     broker.add_middleware(RequestIds(), before=first)
     broker.add_middleware(DeadLetters())
+    broker.add_middleware(MessageMetrics())
     return {
         name: dramatiq.actor(
             _in_practice(function),

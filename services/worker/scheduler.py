@@ -26,12 +26,13 @@ from uuid import UUID
 import structlog
 from sqlmodel import Session
 
+from services.metrics import scheduler as metrics
 from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
 from shared.db import Database
-from shared.logging import following
 from shared.health.pulse import Pulse
+from shared.logging import following
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.retention import DEFAULT_RETENTION, purge_expired
@@ -132,18 +133,23 @@ def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) 
             due = job.find(session, now=now, limit=batch)
     except Exception:
         report.finds_failed += 1
+        metrics.count_items(job.name, "find_failed")
         log.warning("scheduler.find_failed", job=job.name, exc_info=True)
         return
-    done = 0
+    done = failed = 0
     for practice_id, item_id in due:
         with structlog.contextvars.bound_contextvars(practice_id=str(practice_id)):
             try:
                 done += _act(db, now, job, practice_id, item_id)
             except Exception as error:
-                report.items_failed += 1
+                failed += 1
                 report.failures.append(f"{job.name}:{item_id}")
                 _hold_back(db, job, practice_id, item_id, error, now)
+    report.items_failed += failed
     setattr(report, job.report, getattr(report, job.report) + done)
+    metrics.count_items(job.name, "found", len(due))
+    metrics.count_items(job.name, "done", done)
+    metrics.count_items(job.name, "failed", failed)
 
 
 def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID) -> bool:
@@ -178,6 +184,7 @@ def _hold_back(
         )
 
 
+@metrics.timed_tick
 def tick(
     db: Database,
     clock: Clock,

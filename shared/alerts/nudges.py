@@ -22,6 +22,16 @@ from shared.models import (
 from shared.notifications.queue import queue_notification
 
 
+def sent_alone() -> ColumnElement[bool]:
+    """Nudges that go out in an email of their own at their due time. Clinicians who chose a
+    morning digest get theirs through shared.notifications.digests."""
+    return col(Nudge.clinician_id).not_in(
+        select(NudgePreference.account_id).where(
+            NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST
+        )
+    )
+
+
 def due_nudges(session: Session, *, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
     return find_due(
         session,
@@ -29,12 +39,7 @@ def due_nudges(session: Session, *, now: datetime, limit: int) -> list[tuple[UUI
         Nudge,
         col(Nudge.status) == NudgeStatus.PENDING,
         col(Nudge.due_at) <= now,
-        # Clinicians who chose a morning digest get theirs through shared.notifications.digests.
-        col(Nudge.clinician_id).not_in(
-            select(NudgePreference.account_id).where(
-                NudgePreference.delivery == NudgeDelivery.DAILY_DIGEST
-            )
-        ),
+        sent_alone(),
         due=col(Nudge.due_at),
         now=now,
         limit=limit,

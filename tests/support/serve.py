@@ -33,6 +33,8 @@ class ServeProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # More ATTUNE_ settings for every start (ATTUNE_METRICS_TOKEN, ...).
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -50,6 +52,7 @@ class ServeProcess:
             ATTUNE_LOG_LEVEL="INFO",
             # One test client answers many surveys from one address.
             ATTUNE_RATE_LIMITS=json.dumps({"survey": [10_000, 60], "login": [1_000, 60]}),
+            **self.settings,
             **extra,
         )
         return env
@@ -118,9 +121,11 @@ class ServeProcess:
 
 
 @contextmanager
-def serving_process(database: Path, smtp_port: int, logs: Path) -> Iterator[ServeProcess]:
+def serving_process(
+    database: Path, smtp_port: int, logs: Path, **settings: str
+) -> Iterator[ServeProcess]:
     logs.mkdir(parents=True, exist_ok=True)
-    server = ServeProcess(database=database, smtp_port=smtp_port, logs=logs)
+    server = ServeProcess(database=database, smtp_port=smtp_port, logs=logs, settings=settings)
     server.start()
     try:
         yield server
