@@ -24,7 +24,9 @@ install: $(BIN)/attune
 demo: install
 	$(BIN)/attune demo
 
+# The type check first: it takes seconds, the suite minutes.
 test: install
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # Needs PostgreSQL and Redis: ATTUNE_BENCH_DATABASE_URL (its database is emptied) and
@@ -60,4 +62,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache
