@@ -24,7 +24,7 @@ install: $(BIN)/attune
 demo: install
 	$(BIN)/attune demo
 
-# The type check first: it takes seconds, the suite minutes.
+# The type check first: under a minute from cold (seconds once cached), the suite far longer.
 test: install
 	$(BIN)/mypy
 	$(BIN)/pytest
