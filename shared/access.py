@@ -14,6 +14,9 @@ from shared.errors import Forbidden, NotFound
 from shared.models import Account, Role
 
 Row = TypeVar("Row")
+# Any SELECT (of one model, of a model and columns): scoping keeps the query's own type, so a
+# scoped select(Client) still reads back Client rows.
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
 
 
 class PrincipalKind(StrEnum):
@@ -42,7 +45,7 @@ class Principal:
         return self.kind is PrincipalKind.API_KEY
 
 
-def scoped(query: Select[Any], model: Any, principal: Principal) -> Select[Any]:
+def scoped(query: Query, model: Any, principal: Principal) -> Query:
     """Limit a query to the principal's practice and, for a clinician, their own caseload."""
     query = query.where(model.practice_id == principal.practice_id)
     if principal.is_clinician and hasattr(model, "clinician_id"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+from litestar.types import ExceptionHandler, ExceptionHandlersMap
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -140,7 +142,8 @@ PAGE_TITLES = {
 def as_page(request: Request, response: Response[dict[str, Any]]) -> Response[Any]:
     """The same error, told to a person: a signed-out visitor goes to the sign-in page and
     comes back afterwards; anything else is a page in words, never JSON."""
-    status = response.status_code
+    # Every handler here names its status; the fallback only satisfies Response's optional one.
+    status = response.status_code or HTTP_500_INTERNAL_SERVER_ERROR
     if status == 401:
         target = request.scope.get("path", "/")
         if request.scope.get("query_string"):
@@ -161,7 +164,11 @@ def as_page(request: Request, response: Response[dict[str, Any]]) -> Response[An
     return page
 
 
-def _page_aware(handler: Any) -> Any:
+# An error handler that answers in JSON; _page_aware makes it answer a person with a page.
+JsonErrorHandler = Callable[[Request, Any], Response[dict[str, Any]]]
+
+
+def _page_aware(handler: JsonErrorHandler) -> ExceptionHandler:
     def handle(request: Request, exc: Exception) -> Response[Any]:
         response = handler(request, exc)
         return as_page(request, response) if wants_page(request) else response
@@ -169,15 +176,15 @@ def _page_aware(handler: Any) -> Any:
     return handle
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
-    error: _page_aware(handler)
-    for error, handler in {
-        DomainError: on_domain_error,
-        ValidationException: on_validation_error,
-        ValidationError: on_pydantic_error,
-        HTTPException: on_http_exception,
-        DBAPIError: on_database_unavailable,
-        RecursionError: on_recursion,
-        Exception: on_unexpected,
-    }.items()
+_JSON_HANDLERS: dict[type[Exception], JsonErrorHandler] = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    ValidationError: on_pydantic_error,
+    HTTPException: on_http_exception,
+    DBAPIError: on_database_unavailable,
+    RecursionError: on_recursion,
+    Exception: on_unexpected,
+}
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    error: _page_aware(handler) for error, handler in _JSON_HANDLERS.items()
 }

@@ -15,8 +15,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from litestar.enums import ScopeType
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from litestar.utils.path import normalize_path
 
 if TYPE_CHECKING:
@@ -29,7 +39,7 @@ _PROBE = "ATTUNE-PROBE"
 def routed_methods(app: Litestar, path: str) -> set[str] | None:
     """The methods the routes of a path have, or None if no route has the path."""
     try:
-        app.asgi_router.handle_routing(path=normalize_path(path), method=_PROBE)  # type: ignore[arg-type]
+        app.asgi_router.handle_routing(path=normalize_path(path), method=_PROBE)
     except MethodNotAllowedException as not_allowed:
         named = (not_allowed.headers or {}).get("allow", "")
         methods = {m.strip().upper() for m in named.split(",") if m.strip()}
@@ -45,7 +55,7 @@ def routed_methods(app: Litestar, path: str) -> set[str] | None:
 
 def options_and_head(app: Litestar, inner: ASGIApp) -> ASGIApp:
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in {"OPTIONS", "HEAD"}:
+        if scope["type"] != ScopeType.HTTP or scope["method"] not in {"OPTIONS", "HEAD"}:
             await inner(scope, receive, send)
             return
         methods = routed_methods(app, scope["path"])
@@ -56,18 +66,22 @@ def options_and_head(app: Litestar, inner: ASGIApp) -> ASGIApp:
             return
         if scope["method"] == "OPTIONS":
             allow = methods | {"OPTIONS"} | ({"HEAD"} if "GET" in methods else set())
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 204,
-                    "headers": [(b"allow", ", ".join(sorted(allow)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
+            start: HTTPResponseStartEvent = {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [(b"allow", ", ".join(sorted(allow)).encode())],
+            }
+            await send(start)
+            empty: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": b"",
+                "more_body": False,
+            }
+            await send(empty)
             return
         # HEAD: the GET's answer without its body. The GET runs on a copy of the scope, so
         # the server still knows it answers a HEAD.
-        as_get = {**scope, "method": "GET"}
+        as_get: HTTPScope = {**scope, "method": "GET"}
 
         async def without_body(message: Message) -> None:
             if message["type"] == "http.response.body":
@@ -75,9 +89,9 @@ def options_and_head(app: Litestar, inner: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await inner(as_get, receive, without_body)  # type: ignore[arg-type]
+            await inner(as_get, receive, without_body)
         finally:
             if "path_template" in as_get:
-                scope["path_template"] = as_get["path_template"]  # type: ignore[typeddict-unknown-key]
+                scope["path_template"] = as_get["path_template"]
 
     return handler

@@ -13,7 +13,16 @@ from __future__ import annotations
 import json
 import re
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
 
 DETAIL = "Text may not contain the NUL character (\\u0000 or %00); remove it and send again."
 _CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"text/")
@@ -35,22 +44,22 @@ def _carries_nul(raw: bytes, content_type: bytes) -> bool:
 
 async def _refuse(send: Send) -> None:
     body = json.dumps({"status_code": 400, "detail": DETAIL}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 400,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 400,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    whole: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(whole)
 
 
 def refuse_nul_text(inner: ASGIApp) -> ASGIApp:
     async def handler(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await inner(scope, receive, send)
             return
         if "\x00" in scope.get("path", "") or _PERCENT_NUL in scope.get("query_string", b""):
@@ -63,7 +72,7 @@ def refuse_nul_text(inner: ASGIApp) -> ASGIApp:
         ):
             await inner(scope, receive, send)
             return
-        read: list[Message] = []
+        read: list[ReceiveMessage] = []
         size = 0
         while True:
             message = await receive()
@@ -84,13 +93,13 @@ def refuse_nul_text(inner: ASGIApp) -> ASGIApp:
     return handler
 
 
-def _replay(messages: list[Message], *, then: Receive) -> Receive:
+def _replay(messages: list[ReceiveMessage], *, then: Receive) -> Receive:
     """What was read already, then the server's own messages (e.g. a disconnect)."""
     pending = list(messages)
 
-    async def receive() -> Message:
+    async def receive() -> ReceiveMessage:
         if pending:
             return pending.pop(0)
         return await then()
 
-    return receive  # type: ignore[return-value]
+    return receive

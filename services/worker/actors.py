@@ -162,13 +162,12 @@ def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     broker.add_middleware(MessageMetrics())
     return {
         name: dramatiq.actor(
-            _in_practice(function),
             broker=broker,
             actor_name=name,
             queue_name=QUEUE,
             min_backoff=500,
             max_backoff=60_000,
             **options,
-        )
+        )(_in_practice(function))
         for name, (function, options) in ACTORS.items()
     }

@@ -70,8 +70,8 @@ def finding_lines(finding: Mapping[str, Any], items: Mapping[str, SurveyItem]) -
             )
         return lines
     if rule == "low_overall":
-        mean, floor = numbers["mean"], numbers["floor"]
-        return [f"Overall {tenths(mean)}, below your practice's line of {number(floor)}"]
+        mean, floor = tenths(numbers["mean"]), numbers["floor"]
+        return [f"Overall {mean}, below your practice's line of {number(floor)}"]
     if rule == "drop":
         mean, baseline = tenths(numbers["mean"]), tenths(numbers["baseline"])
         line = f"Overall {mean}, down {baseline - mean} from their usual {baseline}"

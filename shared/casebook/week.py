@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,13 @@ from shared.models import (
 )
 
 DAYS_AHEAD = 7
+
+
+class _Identified(Protocol):
+    id: UUID
+
+
+Identified = TypeVar("Identified", bound=_Identified)
 
 
 @dataclass
@@ -114,8 +122,8 @@ def week_ahead(session: Session, principal: Principal, *, now: datetime) -> Week
     )
 
 
-def _by_id(session: Session, model: type, ids: set[UUID]) -> dict[UUID, object]:
+def _by_id(session: Session, model: type[Identified], ids: set[UUID]) -> dict[UUID, Identified]:
     if not ids:
         return {}
-    rows = session.exec(select(model).where(col(model.id).in_(ids))).all()  # type: ignore[attr-defined]
+    rows = session.exec(select(model).where(col(model.id).in_(ids))).all()
     return {row.id: row for row in rows}

@@ -22,4 +22,4 @@ def claim(
     table = model.__table__  # type: ignore[attr-defined]
     (key,) = table.primary_key.columns
     statement = update(table).where(key == row_id).where(*still).values(**values)
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    return session.exec(statement).rowcount == 1

@@ -104,8 +104,9 @@ def build_message(
     message["MIME-Version"] = "1.0"
     message.make_alternative()
     # Clients show the last alternative they can display, so HTML goes after plain text.
-    message.attach(_text_part(rendered.text, "plain"))
-    message.attach(_text_part(rendered.html, "html"))
+    # typeshed has attach() take only the message's own class; any MIMEPart attaches.
+    message.attach(_text_part(rendered.text, "plain"))  # type: ignore[arg-type]
+    message.attach(_text_part(rendered.html, "html"))  # type: ignore[arg-type]
     return message
 
 

@@ -57,7 +57,8 @@ def retry_delay(attempts: int) -> timedelta:
     # Bound the exponent before computing it, so a runaway attempt counter stays cheap.
     if doublings >= 32:
         return RETRY_CAP
-    return min(RETRY_BASE * (2**doublings), RETRY_CAP)
+    factor: int = 2**doublings  # typeshed's int ** int is Any (a negative power is a float)
+    return min(RETRY_BASE * factor, RETRY_CAP)
 
 
 class SmtpMailer:

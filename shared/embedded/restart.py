@@ -45,12 +45,12 @@ def recover(db: Database, publisher: Publisher, *, now: datetime) -> Recovery:
     """Call with the instance lock held and before any worker runs."""
     # One process, one file: no row-level security here, so one transaction sees everything.
     with db.transaction() as session:
-        released = session.execute(
+        released = session.exec(
             update(Notification)
             .where(col(Notification.status) == NotificationStatus.SENDING)
             .values(status=NotificationStatus.PENDING, next_attempt_at=now)
         ).rowcount
-        never_tried = session.execute(
+        never_tried = session.exec(
             update(Notification)
             .where(col(Notification.status) == NotificationStatus.PENDING)
             .where(col(Notification.attempts) == 0)

@@ -85,9 +85,9 @@ def _sender(settings: PracticeSettings, config: Settings) -> Sender:
 def _issue_token(
     session: Session,
     *,
-    practice_id: object,
+    practice_id: UUID,
     purpose: TokenPurpose,
-    subject_id: object,
+    subject_id: UUID,
     now: datetime,
     expires_at: datetime | None,
 ) -> str:

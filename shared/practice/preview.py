@@ -88,7 +88,8 @@ def _past_events(
         ),
     )
     answers = session.exec(
-        select(
+        # sqlmodel types select() for at most four columns; it takes any number.
+        select(  # type: ignore[call-overload]
             Response.client_id,
             Client.clinician_id,
             Response.submitted_at,

@@ -115,7 +115,8 @@ def _tallies(
         "invitations_answered",
     )
     gather(
-        select(
+        # sqlmodel types select() for at most four columns; it takes any number.
+        select(  # type: ignore[call-overload]
             Alert.clinician_id,
             func.count(),
             _count_if(col(Alert.status) == AlertStatus.ACKNOWLEDGED),
@@ -161,7 +162,7 @@ def _moves_and_outcomes(
     with the move the clinician used counts for that move alone (its outcome attaches to
     what was done); one without a recorded move counts under each move it suggested."""
     rows = session.exec(
-        select(Alert.moves, Alert.addressed_move, Alert.repair)
+        select(Alert.moves, Alert.addressed_move, col(Alert.repair))
         .where(Alert.practice_id == practice_id)
         .where(_in_range(Alert.created_at, start, end))
     ).all()

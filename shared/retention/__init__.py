@@ -100,7 +100,7 @@ def purge_expired(
         for practice_id, keys in by_practice.items():
             with db.transaction(practice_id) as session:
                 # The condition again: a row changed since the find (a session renewed) stays.
-                result = session.execute(
+                result = session.exec(
                     delete(kind.model).where(kind.key.in_(keys)).where(kind.old_enough(cutoff))
                 )
                 purged.counts[kind.name] += result.rowcount or 0

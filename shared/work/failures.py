@@ -27,7 +27,8 @@ def retry_after(attempts: int) -> timedelta | None:
     None (no more tries: it is marked failed). Pure, so the arithmetic is tested alone."""
     if attempts >= MAX_TRIES:
         return None
-    return min(FIRST_RETRY * 2 ** (max(attempts, 1) - 1), RETRY_CAP)
+    factor: int = 2 ** (max(attempts, 1) - 1)  # typeshed's int ** int is Any
+    return min(FIRST_RETRY * factor, RETRY_CAP)
 
 
 @dataclass(frozen=True)

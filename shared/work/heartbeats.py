@@ -30,9 +30,9 @@ def stale_after(beat_seconds: float) -> timedelta:
 
 def beat(db: Database, worker_id: UUID, *, now: datetime) -> None:
     with db.transaction() as session:
-        stamped = session.execute(
+        stamped = session.exec(
             update(WorkerHeartbeat).where(col(WorkerHeartbeat.id) == worker_id).values(beat_at=now)
-        ).rowcount  # type: ignore[attr-defined]
+        ).rowcount
         if stamped != 1:
             insert_ignoring_conflict(
                 session,
@@ -57,9 +57,9 @@ def forget_dead(db: Database, *, now: datetime) -> int:
     handed back long before."""
     with db.transaction() as session:
         return int(
-            session.execute(
+            session.exec(
                 delete(WorkerHeartbeat).where(col(WorkerHeartbeat.beat_at) < now - FORGET_AFTER)
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
         )
 
 

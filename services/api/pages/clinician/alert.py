@@ -95,7 +95,7 @@ class AlertPage(Controller):
         (a reload, a double click) changes nothing."""
         typed = {"move": str(data.get("move", "")), "note": str(data.get("note", ""))}
         try:
-            form = AlertAddressed(move=typed["move"] or None, note=typed["note"] or None)  # type: ignore[arg-type]
+            form = AlertAddressed(move=typed["move"] or None, note=typed["note"] or None)
         except ValidationError as error:
             problems = field_errors(error)
             if "move" in problems:

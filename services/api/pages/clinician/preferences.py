@@ -88,7 +88,7 @@ class PreferencePage(Controller):
                 raise Invalid("Choose whose email preference to change.", field="clinician")
             account = get_clinician(session, principal, account_id)
             try:
-                form = NudgePreferenceBody(delivery=delivery, digest_hour=hour)  # type: ignore[arg-type]
+                form = NudgePreferenceBody(delivery=delivery, digest_hour=hour)
             except ValidationError as error:
                 problems = field_errors(error)
                 if "delivery" in problems:

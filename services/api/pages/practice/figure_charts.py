@@ -66,12 +66,13 @@ def _per_person_chart(
         raw = [value(pick(index)) for index in range(len(found.by_month))]
         return [None if v is None else round(v * scale, 1) for v in raw]
 
+    def of_clinician(number: int) -> Callable[[int], Figures]:
+        return lambda i: found.by_month[i].by_clinician[number].figures
+
     series = [
         Series(WHOLE_PRACTICE, values(lambda i: found.by_month[i].overall), emphasis=True),
         *(
-            Series(
-                person.name, values(lambda i, n=number: found.by_month[i].by_clinician[n].figures)
-            )
+            Series(person.name, values(of_clinician(number)))
             for number, person in enumerate(found.by_clinician)
         ),
     ]
