@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.metrics.http import observe_request
@@ -20,7 +21,7 @@ log = structlog.get_logger("attune.api")
 
 def request_logging(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
@@ -46,7 +47,7 @@ def request_logging(app: ASGIApp) -> ASGIApp:
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
-            observe_request(scope.get("method", ""), route, status, seconds)
+            observe_request(str(scope.get("method", "")), route, status, seconds)
             log.info(
                 "request",
                 method=scope.get("method"),

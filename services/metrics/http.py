@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import hmac
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
 METRICS_PATH = "/metrics"
@@ -51,7 +59,7 @@ def metrics_endpoint(app: ASGIApp, token: str | None) -> ASGIApp:
     expected = f"Bearer {token}".encode() if token else None
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != METRICS_PATH or expected is None:
+        if scope["type"] != ScopeType.HTTP or scope["path"] != METRICS_PATH or expected is None:
             await app(scope, receive, send)
             return
         scope["path_template"] = METRICS_PATH  # labels and logs name it like any route
@@ -68,11 +76,11 @@ def metrics_endpoint(app: ASGIApp, token: str | None) -> ASGIApp:
 
 
 async def _answer(send: Send, status: int, content_type: bytes, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", content_type), (b"cache-control", b"no-store")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type), (b"cache-control", b"no-store")],
+    }
+    whole: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(whole)

@@ -121,8 +121,8 @@ def gauges(backlog: Backlog, now: datetime) -> Iterator[Metric]:
         "Due work and messages that failed, by job and state (retrying, failed)",
         labels=["job", "state"],
     )
-    for (job, state), count in sorted(backlog.work_failures.items()):
-        failures.add_metric([job, state], count)
+    for (job, held), count in sorted(backlog.work_failures.items()):
+        failures.add_metric([job, held], count)
     yield failures
 
 
