@@ -25,7 +25,12 @@ from services.api.errors import EXCEPTION_HANDLERS
 from services.api.methods import options_and_head
 from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
-from services.api.openapi_types import MomentSchema, TimeOfDaySchema
+from services.api.openapi_types import (
+    DescribedEnums,
+    DescribedModels,
+    MomentSchema,
+    TimeOfDaySchema,
+)
 from services.api.openapi_viewers import viewers
 from services.api.pages.clinician import ClinicianPages
 from services.api.pages.onboarding.api_keys import ApiKeyPages
@@ -112,7 +117,8 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
             }
         ),
         guards=[api_keys_where_allowed, rate_limited],
-        plugins=[TimeOfDaySchema(), MomentSchema()],
+        # In this order: the first plugin that takes a type describes it.
+        plugins=[TimeOfDaySchema(), MomentSchema(), DescribedEnums(), DescribedModels()],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),

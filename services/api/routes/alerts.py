@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import Example
+from litestar.params import Body as BodyParameter
 from pydantic import Field, computed_field
 
 from services.api.auth import people_only
@@ -63,7 +65,13 @@ class AlertController(Controller):
     tags = ["alerts"]
     guards = [people_only]
 
-    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    @get(
+        "/",
+        sync_to_thread=True,
+        response_headers=PAGE_HEADERS,
+        summary="List alerts",
+        operation_id="listAlerts",
+    )
     def index(
         self,
         request: Request,
@@ -75,7 +83,9 @@ class AlertController(Controller):
         client_id: UUID | None = None,
         held: bool | None = None,
     ) -> Response[list[AlertOut]]:
-        """Alerts in the practice (a clinician sees only their own), newest first.
+        """Alerts in the practice, newest first, a page at a time (see the Link header); the
+        owner sees all, a clinician only their own; not for API keys. Filter by status,
+        clinician or client.
 
         held=true lists the open alerts waiting for their client's next booking: no nudge
         goes out for them until one is made."""
@@ -92,31 +102,60 @@ class AlertController(Controller):
             )
             return paged(request, found, [AlertOut.model_validate(a) for a in found.items])
 
-    @get("/{alert_id:uuid}", sync_to_thread=True)
+    @get("/{alert_id:uuid}", sync_to_thread=True, summary="Read an alert", operation_id="readAlert")
     def read(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
+        """One alert with its evidence (which rules fired, with their numbers), suggested
+        moves and repair outcome. Who: the owner or the alert's clinician. The read is
+        recorded in the audit log."""
         with context.transaction(principal) as session:
             alert = alerts.read_alert(session, principal, alert_id, now=context.clock.now())
             return AlertOut.model_validate(alert)
 
-    @get("/{alert_id:uuid}/evidence", sync_to_thread=True)
+    @get(
+        "/{alert_id:uuid}/evidence",
+        sync_to_thread=True,
+        summary="Read an alert's evidence in words",
+        operation_id="readAlertEvidence",
+    )
     def evidence(self, alert_id: UUID, principal: Principal, context: ApiContext) -> list[str]:
         """The alert's evidence in plain words, as its page shows it, e.g. "Pace: 2 of 5,
-        below your practice's floor of 3"."""
+        below your practice's floor of 3". Who: the owner or the alert's clinician."""
         with context.transaction(principal) as session:
             alert = alerts.read_alert(session, principal, alert_id, now=context.clock.now())
             items = current_settings(session, principal.practice_id).settings.known_items
             return evidence_lines(alert.evidence, {item.key: item for item in items})
 
-    @post("/{alert_id:uuid}/acknowledge", sync_to_thread=True, status_code=200)
+    @post(
+        "/{alert_id:uuid}/acknowledge",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Mark an alert addressed",
+        operation_id="acknowledgeAlert",
+    )
     def acknowledge(
         self,
         alert_id: UUID,
         principal: Principal,
         context: ApiContext,
-        data: AlertAddressed | None = None,
+        data: Annotated[
+            AlertAddressed | None,
+            BodyParameter(
+                examples=[
+                    Example(
+                        summary="Addressed by slowing the pace, with a note",
+                        value={
+                            "move": "slow_pace",
+                            "note": "Checked in about pace; agreed to go slower next time.",
+                        },
+                    )
+                ]
+            ),
+        ] = None,
     ) -> AlertOut:
-        """Mark the alert as addressed, optionally with the move used and a private note.
-        Acknowledging twice changes nothing."""
+        """Mark the alert as addressed, optionally with the move used (the client's next
+        answer then counts for or against that move) and a private note. Who: the owner or
+        the alert's clinician. No body is fine. Acknowledging twice changes nothing.
+        Returns the alert."""
         with context.transaction(principal) as session:
             alert = alerts.acknowledge(
                 session,

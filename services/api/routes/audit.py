@@ -41,7 +41,13 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [owner_only]
 
-    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    @get(
+        "/",
+        sync_to_thread=True,
+        response_headers=PAGE_HEADERS,
+        summary="Read the audit log",
+        operation_id="listAuditEvents",
+    )
     def index(
         self,
         request: Request,
@@ -58,7 +64,8 @@ class AuditController(Controller):
         ] = None,
     ) -> Response[list[AuditEventOut]]:
         """Who read or changed which client's data, the settings and the API keys, newest
-        first."""
+        first, a page at a time (see the Link header); filter by client, actor and time.
+        Owner only. The log is read-only: no route changes it."""
         with context.transaction(principal) as session:
             found = audit.list_events(
                 session,

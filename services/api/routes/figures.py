@@ -93,7 +93,9 @@ class FiguresController(Controller):
     tags = ["figures"]
     guards = [people_only, owner_only]
 
-    @get("/", sync_to_thread=True)
+    @get(
+        "/", sync_to_thread=True, summary="Read the practice's figures", operation_id="readFigures"
+    )
     def read(
         self,
         principal: Principal,
@@ -105,7 +107,7 @@ class FiguresController(Controller):
     ) -> PracticeFiguresOut:
         """Invitations sent, response rate, dips per 100 appointments, nudges sent,
         acknowledged and repair rate for a date range, overall and per clinician, and month
-        by month; and the repair rate per suggested move."""
+        by month; and the repair rate per suggested move. Owner only; reads only counts."""
         with context.transaction(principal) as session:
             found = practice_figures(session, principal, first_day=first_day, last_day=last_day)
             return PracticeFiguresOut(

@@ -11,9 +11,10 @@ class HealthController(Controller):
     tags = ["health"]
     opt = {"public": True}
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, summary="Check the API is up", operation_id="checkHealth")
     def health(self, context: ApiContext) -> dict[str, str]:
-        """Answers when the API can reach its database."""
+        """Answers {"status": "ok"} when the API can reach its database; for load balancers
+        and monitoring. No credentials needed."""
         with context.db.transaction() as session:
             session.execute(text("SELECT 1"))
         return {"status": "ok"}

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get, patch, post, put
+from litestar.openapi.spec import Example
+from litestar.params import Body as BodyParameter
 from pydantic import Field
 
 from services.api.auth import owner_only, people_only
@@ -35,8 +37,16 @@ class SettingsVersionOut(Out):
 
 
 class PreviewIn(Body):
-    settings: PracticeSettings
-    days: int = Field(default=30, ge=1, le=MAX_PREVIEW_DAYS)
+    """Settings to try against the practice's recent answers, without saving them."""
+
+    settings: PracticeSettings = Field(description="The candidate settings, a whole document.")
+    days: int = Field(
+        default=30,
+        ge=1,
+        le=MAX_PREVIEW_DAYS,
+        description=f"How many past days of answers to replay, 1 to {MAX_PREVIEW_DAYS}. "
+        "Default 30.",
+    )
     typical_cohort: bool = Field(
         default=False,
         description=(
@@ -105,37 +115,84 @@ class SettingsController(Controller):
     tags = ["settings"]
     guards = [people_only]
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, summary="Read the settings", operation_id="readSettings")
     def current(self, principal: Principal, context: ApiContext) -> SettingsOut:
+        """The practice's current settings document and its version number. Any signed-in
+        owner or clinician; not for API keys."""
         with context.transaction(principal) as session:
             current = practices.read_settings(session, principal, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
-    @put("/", sync_to_thread=True, guards=[owner_only])
+    @put(
+        "/",
+        sync_to_thread=True,
+        guards=[owner_only],
+        summary="Replace the settings",
+        operation_id="replaceSettings",
+    )
     def replace(
         self, data: PracticeSettings, principal: Principal, context: ApiContext
     ) -> SettingsOut:
         """Replace the practice's settings with a whole document: every field, as GET returns
         them (a field left out is a 422 naming it; PATCH changes only some). The previous
-        version is kept in the history. Saving the same settings again changes nothing."""
+        version is kept in the history. Saving the same settings again changes nothing.
+        Owner only. Returns the saved settings and their version."""
         with context.transaction(principal) as session:
             current = practices.replace_settings(session, principal, data, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
-    @patch("/", sync_to_thread=True, guards=[owner_only])
+    @patch(
+        "/",
+        sync_to_thread=True,
+        guards=[owner_only],
+        summary="Change some settings",
+        operation_id="changeSettings",
+    )
     def change(
-        self, data: dict[str, Any], principal: Principal, context: ApiContext
+        self,
+        data: Annotated[
+            dict[str, Any],
+            BodyParameter(
+                description="Only the fields to change, shaped like the settings document "
+                "(PracticeSettings).",
+                examples=[
+                    Example(
+                        summary="Raise the low-overall floor and send one reminder",
+                        value={
+                            "rules": {"low_overall": {"floor": 4.2}},
+                            "timing": {"reminder_after_hours": 48},
+                        },
+                    ),
+                    Example(
+                        summary="Measure drops in the client's own spread",
+                        value={"rules": {"drop": {"in_sd": 2, "prior_answers": 5}}},
+                    ),
+                    Example(summary="No quiet hours", value={"timing": {"quiet_hours": None}}),
+                ],
+            ),
+        ],
+        principal: Principal,
+        context: ApiContext,
     ) -> SettingsOut:
         """Change only the fields sent, e.g. `{"rules": {"low_overall": {"floor": 4.2}}}`: an
         object merges into the current one at any depth; any other value (a number, text, a
         list, null) replaces what was there. The result is validated as a whole document and
-        saved as a new version; a PATCH that changes nothing makes no new version."""
+        saved as a new version; a PATCH that changes nothing makes no new version. Owner
+        only. Returns the saved settings and their version."""
         with context.transaction(principal) as session:
             current = practices.change_settings(session, principal, data, now=context.clock.now())
             return SettingsOut(version=current.version, settings=current.settings)
 
-    @get("/history", sync_to_thread=True, guards=[owner_only])
+    @get(
+        "/history",
+        sync_to_thread=True,
+        guards=[owner_only],
+        summary="Read the settings' history",
+        operation_id="listSettingsVersions",
+    )
     def history(self, principal: Principal, context: ApiContext) -> list[SettingsVersionOut]:
+        """Every saved version of the settings, with who saved it, when, and what changed
+        from the version before in words. Owner only."""
         with context.transaction(principal) as session:
             changes = practices.settings_history(session, principal, now=context.clock.now())
             return [
@@ -150,11 +207,19 @@ class SettingsController(Controller):
                 for change in changes
             ]
 
-    @post("/preview", sync_to_thread=True, guards=[owner_only], status_code=200)
+    @post(
+        "/preview",
+        sync_to_thread=True,
+        guards=[owner_only],
+        status_code=200,
+        summary="Preview settings against recent answers",
+        operation_id="previewSettings",
+    )
     def preview(self, data: PreviewIn, principal: Principal, context: ApiContext) -> PreviewOut:
         """How many alerts the current and the candidate settings would have raised over the
         practice's last N days of answers, per rule and per clinician; with typical_cohort,
-        also over a typical simulated cohort. Saves nothing and sends nothing."""
+        also over a typical simulated cohort. Saves nothing and sends nothing, so it is
+        safe to repeat. Owner only."""
         with context.transaction(principal) as session:
             preview = preview_settings(
                 session,
