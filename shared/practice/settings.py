@@ -50,7 +50,7 @@ class FloorRule(_Strict):
         ge=SCALE_MIN,
         le=SCALE_MAX,
         description="The score, 1 to 4 on the 1-5 scale, at or below which one answer to any "
-        "question raises an alert (5 would flag every answer and is refused). Default 2.",
+        "question raises an alert (5 would flag every answer and is refused); default 2.",
         examples=[2],
     )
 
@@ -79,7 +79,7 @@ class LowOverallRule(_Strict):
         ge=SCALE_MIN,
         le=SCALE_MAX,
         description="The average score, 1.0 to 5.0 on the 1-5 scale, below which an answer "
-        "raises an alert. Default 4.0.",
+        "raises an alert; default 4.0.",
         examples=[4.0],
     )
 
@@ -104,7 +104,7 @@ class DropRule(_Strict):
         gt=0,
         le=SCALE_MAX - SCALE_MIN,
         description="How far below the client's usual average counts as a drop, in points "
-        "of the 1-5 scale: more than 0, at most 4. Default 0.75.",
+        "of the 1-5 scale: more than 0, at most 4; default 0.75.",
         examples=[0.75],
     )
     min_history: int = Field(
@@ -112,7 +112,7 @@ class DropRule(_Strict):
         ge=1,
         le=100,
         description="How many earlier answers a client needs before their usual is trusted, "
-        "1 to 100 answers. Default 3.",
+        "1 to 100 answers; default 3.",
     )
     # When set, the drop is measured in the client's own standard deviations instead.
     in_sd: float | None = Field(
@@ -122,8 +122,8 @@ class DropRule(_Strict):
         description=(
             "If set, measure the drop in the client's own ups and downs instead of in "
             "points: how many of their standard deviations below their usual counts, more "
-            "than 0, at most 5. null (the default) uses points. A client whose answers "
-            "never varied has no spread yet, so points applies to them."
+            "than 0, at most 5 (null, the default, uses points, as does a client whose "
+            "answers have never varied)."
         ),
     )
     typical_sd: float = Field(
@@ -133,7 +133,7 @@ class DropRule(_Strict):
         description=(
             "How much a typical client's average moves from session to session, in points "
             "(more than 0, at most 2; default 0.3); stands in for a client's own spread "
-            "while their history is short. Used only with in_sd and prior_answers."
+            "while their history is short (used only with in_sd and prior_answers)."
         ),
     )
     prior_answers: int = Field(
@@ -163,14 +163,14 @@ class ItemDropRule(_Strict):
         gt=0,
         le=SCALE_MAX - SCALE_MIN,
         description="How far below the client's usual score on a question counts, in points "
-        "of the 1-5 scale: more than 0, at most 4. Default 1.5.",
+        "of the 1-5 scale: more than 0, at most 4; default 1.5.",
     )
     min_history: int = Field(
         default=1,
         ge=1,
         le=100,
         description="How many earlier answers to a question are needed before it is "
-        "compared, 1 to 100. Default 1.",
+        "compared, 1 to 100; default 1.",
     )
 
 
@@ -188,7 +188,7 @@ class SuddenDropRule(_Strict):
         gt=0,
         le=SCALE_MAX - SCALE_MIN,
         description="How far below the previous answer's average counts as sharp, in points "
-        "of the 1-5 scale: more than 0, at most 4. Default 1.0.",
+        "of the 1-5 scale: more than 0, at most 4; default 1.0.",
     )
 
 
@@ -207,7 +207,7 @@ class DeclineStreakRule(_Strict):
         default=2,
         ge=1,
         le=20,
-        description="How many falls in a row it takes, 1 to 20 answers. Default 2.",
+        description="How many falls in a row it takes, 1 to 20 answers; default 2.",
     )
     min_fall: float = Field(
         default=0.8,
@@ -215,7 +215,7 @@ class DeclineStreakRule(_Strict):
         le=SCALE_MAX - SCALE_MIN,
         description=(
             "How many points the average must have fallen over those answers in all, so "
-            "tiny wobbles are ignored: 0 to 4 points (0: any fall counts). Default 0.8."
+            "tiny wobbles are ignored: 0 to 4 points (0: any fall counts); default 0.8."
         ),
     )
 
@@ -233,7 +233,7 @@ class SilenceRule(_Strict):
         default=3,
         ge=1,
         le=20,
-        description="How many unanswered surveys in a row it takes, 1 to 20. Default 3.",
+        description="How many unanswered surveys in a row it takes, 1 to 20; default 3.",
     )
 
 
@@ -306,12 +306,12 @@ class QuietHours(_Strict):
 
     start: LocalTime = Field(
         default=time(21, 0),
-        description="When the quiet hours begin, a local time of day HH:MM. Default 21:00.",
+        description="When the quiet hours begin, a local time of day HH:MM; default 21:00.",
     )
     end: LocalTime = Field(
         default=time(8, 0),
         description="When they end, HH:MM; earlier than start means the window spans "
-        "midnight. Default 08:00.",
+        "midnight; default 08:00.",
     )
 
 
@@ -324,15 +324,15 @@ class Timing(_Strict):
         ge=0,
         le=7 * 24 * 60,
         description="How long after the session ends the survey invitation is sent, in "
-        "minutes: 0 to 10080 (a week). Default 60.",
+        "minutes: 0 to 10080 (a week); default 60.",
     )
     survey_expiry_hours: int = Field(
         default=72,
         ge=1,
         le=30 * 24,
         description="How long a survey stays open after it is sent, in hours: 1 to 720 (30 "
-        "days); it also closes when the client's next session starts. A survey that closes "
-        "unanswered counts toward the silence rule. Default 72.",
+        "days; default 72); it also closes when the client's next session starts, and one "
+        "that closes unanswered counts toward the silence rule.",
     )
     reminder_after_hours: int | None = Field(
         default=None,
@@ -347,11 +347,11 @@ class Timing(_Strict):
         ge=0,
         le=14 * 24,
         description="How long before the client's next appointment the clinician's nudge "
-        "about an open alert is sent, in hours: 0 to 336 (14 days). Default 24.",
+        "about an open alert is sent, in hours: 0 to 336 (14 days); default 24.",
     )
     quiet_hours: QuietHours | None = Field(
         default=QuietHours(),
-        description="When no email goes to clients; null for none. Default 21:00 to 08:00.",
+        description="When no email goes to clients; null for none; default 21:00 to 08:00.",
     )
 
     @property
@@ -403,7 +403,7 @@ class PracticeSettings(_Strict):
     timezone: str = Field(
         default="UTC",
         description="The practice's IANA time zone, e.g. Europe/London: the calendar days "
-        "its figures are counted in. Default UTC.",
+        "its figures are counted in; default UTC.",
         examples=["Europe/London"],
     )
     item_keys: list[str] = Field(
