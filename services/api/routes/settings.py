@@ -167,7 +167,10 @@ class SettingsController(Controller):
                         summary="Measure drops in the client's own spread",
                         value={"rules": {"drop": {"in_sd": 2, "prior_answers": 5}}},
                     ),
-                    Example(summary="No quiet hours", value={"timing": {"quiet_hours": None}}),
+                    Example(
+                        summary="Quiet hours from 20:00 to 07:30 on the client's clock",
+                        value={"timing": {"quiet_hours": {"start": "20:00", "end": "07:30"}}},
+                    ),
                 ],
             ),
         ],
