@@ -41,7 +41,7 @@ class LoggedIn(Out):
         description="For pages signed in by cookie: send it as X-CSRF-Token on every "
         "POST, PUT, PATCH and DELETE. Bearer callers do not need it."
     )
-    account: AccountOut
+    account: AccountOut = Field(description="The signed-in account.")
 
 
 class PasswordResetRequest(Body):
@@ -51,12 +51,16 @@ class PasswordResetRequest(Body):
 
 
 class Accepted(Out):
-    detail: str
+    """The request is taken; what happens next is said in words."""
+
+    detail: str = Field(description="What happens next.")
 
 
 class InvitationOut(Out):
-    clinician_id: UUID
-    expires_at: datetime
+    """A clinician's new invitation."""
+
+    clinician_id: UUID = Field(description="The clinician invited.")
+    expires_at: datetime = Field(description="When the emailed link stops working.")
 
 
 class NewClinician(Body):

@@ -26,15 +26,19 @@ class NewApiKey(Body):
 
 
 class ApiKeyOut(Out):
-    id: UUID
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    """An API key's record; the key itself is never shown again after it is created."""
+
+    id: UUID = Field(description="Attune's id for the key.")
+    name: str = Field(description="What the key is for.")
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    created_at: datetime = Field(description="When it was created.")
+    last_used_at: datetime | None = Field(description="When it last made a call.")
+    revoked_at: datetime | None = Field(description="When it was revoked; null while it works.")
 
 
 class CreatedApiKey(ApiKeyOut):
+    """A new API key, with the key itself: store it now."""
+
     key: str = Field(description="Shown once: only its hash is kept.")
 
 

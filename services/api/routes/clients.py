@@ -39,29 +39,39 @@ class NewClient(Body):
 
 
 class ClientOut(Out):
-    id: UUID
-    reference: str
-    email: str
-    timezone: str
-    clinician_id: UUID
-    opted_out_at: datetime | None
-    created_at: datetime
+    """A client of one of the practice's clinicians."""
+
+    id: UUID = Field(description="Attune's id for the client.")
+    reference: str = Field(description="The practice's pseudonymous reference for them.")
+    email: str = Field(description="Where their survey invitations go.")
+    timezone: str = Field(description="Their IANA time zone.")
+    clinician_id: UUID = Field(description="Their clinician.")
+    opted_out_at: datetime | None = Field(
+        description="When they unsubscribed from the surveys; null while they get them."
+    )
+    created_at: datetime = Field(description="When they were added.")
 
 
 class AnswerOut(Out):
-    id: UUID
-    appointment_id: UUID
-    submitted_at: datetime
-    scores: dict[str, Any]
-    mean: float
-    asked_to_talk: bool
-    comment: str | None
+    """One survey answer."""
+
+    id: UUID = Field(description="Attune's id for the answer.")
+    appointment_id: UUID = Field(description="The session it is about.")
+    submitted_at: datetime = Field(description="When the client sent it.")
+    scores: dict[str, Any] = Field(
+        description='Each question\'s score from 1 to 5, by item key, e.g. {"pace": 2}.'
+    )
+    mean: float = Field(description="The average of the scores.")
+    asked_to_talk: bool = Field(description="Whether the client asked to talk about therapy.")
+    comment: str | None = Field(description="The client's comment, if they wrote one.")
 
 
 class ErasedOut(Out):
-    appointments: int
-    answers: int
-    alerts: int
+    """How much an erasure deleted."""
+
+    appointments: int = Field(description="Appointments deleted.")
+    answers: int = Field(description="Survey answers deleted.")
+    alerts: int = Field(description="Alerts deleted.")
 
 
 class ClientController(Controller):

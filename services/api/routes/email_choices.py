@@ -23,15 +23,19 @@ from shared.survey import opt_out
 
 
 class NotificationOut(Out):
-    id: UUID
-    kind: NotificationKind
-    subject_id: UUID
-    status: NotificationStatus
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime
-    sent_at: datetime | None
-    message_id: str | None
+    """One email Attune sends or sent; no address, name or content."""
+
+    id: UUID = Field(description="Attune's id for the email.")
+    kind: NotificationKind = Field(description="Which email it is.")
+    subject_id: UUID = Field(
+        description="What it is about: the invitation, nudge, digest or link it carries."
+    )
+    status: NotificationStatus = Field(description="Where it is in its delivery.")
+    attempts: int = Field(description="How many times sending was tried.")
+    created_at: datetime = Field(description="When it was queued.")
+    next_attempt_at: datetime = Field(description="When it is (or was) next tried.")
+    sent_at: datetime | None = Field(description="When the mail server accepted it.")
+    message_id: str | None = Field(description="Its Message-ID header, to trace it in mail logs.")
     last_error: str | None = Field(
         description="Why the last attempt failed (a permanent refusal, or a transient one "
         "that will be retried); addresses are masked."
@@ -77,10 +81,12 @@ class ResumeInvitations(Body):
 
 
 class OptOutChangeOut(Out):
-    opted_out: bool
+    """A client's opt-out, or the owner turning their invitations back on."""
+
+    opted_out: bool = Field(description="true: the client opted out; false: resumed.")
     changed_by: UUID | None = Field(description="None: the client, through the email's link.")
-    reason: str | None
-    changed_at: datetime
+    reason: str | None = Field(description="Why invitations were resumed.")
+    changed_at: datetime = Field(description="When.")
 
 
 class OptOutController(Controller):
@@ -138,10 +144,12 @@ class NudgePreferenceBody(Body):
 
 
 class NudgePreferenceOut(Out):
-    delivery: NudgeDelivery
-    digest_hour: int
-    updated_at: datetime | None
-    updated_by: UUID | None
+    """How a clinician hears about alerts before their sessions."""
+
+    delivery: NudgeDelivery = Field(description="A nudge per alert, or one morning digest.")
+    digest_hour: int = Field(description="The digest's hour, 0 to 23, on their own clock.")
+    updated_at: datetime | None = Field(description="When it was last set; null: never.")
+    updated_by: UUID | None = Field(description="Who set it.")
 
 
 class NudgePreferenceController(Controller):

@@ -39,8 +39,8 @@ class SignUp(Body):
 class SignedUp(Out):
     """The new practice, its owner, and a session token for the owner."""
 
-    practice_id: UUID
-    owner: AccountOut
+    practice_id: UUID = Field(description="Attune's id for the new practice.")
+    owner: AccountOut = Field(description="The owner's account.")
     token: str = Field(description="A session token: send it as Authorization: Bearer <token>.")
 
 

@@ -20,16 +20,20 @@ from shared.practice.settings import DipRules, PracticeSettings
 
 
 class SettingsOut(Out):
-    version: int
-    settings: PracticeSettings
+    """The practice's settings and their version."""
+
+    version: int = Field(description="Counts up by one with each saved change.")
+    settings: PracticeSettings = Field(description="The settings document.")
 
 
 class SettingsVersionOut(Out):
-    version: int
-    body: dict[str, Any]
-    created_by: UUID | None
-    created_by_name: str | None
-    created_at: datetime
+    """One saved version of the settings."""
+
+    version: int = Field(description="The version number.")
+    body: dict[str, Any] = Field(description="The settings document as saved.")
+    created_by: UUID | None = Field(description="Who saved it; null for the first version.")
+    created_by_name: str | None = Field(description="Their name.")
+    created_at: datetime = Field(description="When it was saved.")
     changes: list[str] = Field(
         description="What differs from the version before, in words, e.g. "
         "'Low overall floor: 4.0 → 4.2'; empty for the first version."
@@ -57,8 +61,13 @@ class PreviewIn(Body):
 
 
 class AlertCountsOut(Out):
-    alerts: int
-    by_rule: dict[str, int]
+    """How many alerts one set of settings would have raised."""
+
+    alerts: int = Field(description="Alerts in all.")
+    by_rule: dict[str, int] = Field(
+        description="Alerts per rule (a key of the settings' rules); an alert several rules "
+        "flagged counts under each."
+    )
 
     @classmethod
     def of(cls, counts: AlertCounts) -> AlertCountsOut:
@@ -69,45 +78,66 @@ class AlertCountsOut(Out):
 
 
 class ClinicianPreviewOut(Out):
-    clinician_id: UUID
-    name: str
-    current: int
-    candidate: int
+    """One clinician's share of the preview."""
+
+    clinician_id: UUID = Field(description="The clinician.")
+    name: str = Field(description="Their name.")
+    current: int = Field(description="Alerts under the current settings.")
+    candidate: int = Field(description="Alerts under the candidate settings.")
 
 
 class CohortReplayOut(Out):
-    alerts: int
-    by_rule: dict[str, int]
-    alerts_per_clinician_week: float
-    ruptures_found: float
-    sessions_to_detection: float | None
-    false_alarms_per_100: float
+    """What one set of settings raises on the simulated cohort, scored against the ruptures
+    the simulation planted."""
+
+    alerts: int = Field(description="Alerts in all.")
+    by_rule: dict[str, int] = Field(description="Alerts per rule.")
+    alerts_per_clinician_week: float = Field(description="The alert load on a clinician.")
+    ruptures_found: float = Field(description="The share of planted ruptures found, 0 to 1.")
+    sessions_to_detection: float | None = Field(
+        description="How many sessions after a rupture began it was found, on average; null "
+        "if none was found."
+    )
+    false_alarms_per_100: float = Field(
+        description="Alerts on rupture-free sessions, per 100 such sessions."
+    )
 
 
 class TypicalCohortOut(Out):
-    simulation: str = (
-        "A simulated cohort, not the practice's clients and not a clinical trial: see the "
-        "README's tuning section for its assumptions."
+    """Both settings replayed over the same typical simulated cohort."""
+
+    simulation: str = Field(
+        default=(
+            "A simulated cohort, not the practice's clients and not a clinical trial: see the "
+            "README's tuning section for its assumptions."
+        ),
+        description="What the cohort is, in words.",
     )
-    clinicians: int
-    clients: int
-    weeks: int
-    current: CohortReplayOut
-    candidate: CohortReplayOut
+    clinicians: int = Field(description="Simulated clinicians.")
+    clients: int = Field(description="Simulated clients.")
+    weeks: int = Field(description="Simulated weeks.")
+    current: CohortReplayOut = Field(description="Under the current settings.")
+    candidate: CohortReplayOut = Field(description="Under the candidate settings.")
 
 
 class PreviewOut(Out):
-    days: int
-    window_start: datetime
-    window_end: datetime
-    answers: int
-    silences: int
-    raised: int
-    current_version: int
-    current: AlertCountsOut
-    candidate: AlertCountsOut
-    by_clinician: list[ClinicianPreviewOut]
-    typical_cohort: TypicalCohortOut | None = None
+    """What the current and the candidate settings would have raised over the window."""
+
+    days: int = Field(description="The window's length in days.")
+    window_start: datetime = Field(description="Its start.")
+    window_end: datetime = Field(description="Its end: now.")
+    answers: int = Field(description="Answers inside the window.")
+    silences: int = Field(description="Surveys that closed unanswered inside the window.")
+    raised: int = Field(
+        description="Alerts actually raised inside the window, under the settings of the time."
+    )
+    current_version: int = Field(description="The current settings' version.")
+    current: AlertCountsOut = Field(description="Under the current settings.")
+    candidate: AlertCountsOut = Field(description="Under the candidate settings.")
+    by_clinician: list[ClinicianPreviewOut] = Field(description="The same, per clinician.")
+    typical_cohort: TypicalCohortOut | None = Field(
+        default=None, description="Only when asked for with typical_cohort."
+    )
 
 
 class SettingsController(Controller):
