@@ -22,10 +22,11 @@ PAGE_POLICY = (
 # The documentation viewers at /schema are scripts, served by Attune (services/api/
 # openapi_viewers.py): scripts from Attune only, never inline; they fetch the schema and,
 # in Swagger UI's "Try it out", call the API on the same origin. Both viewers set inline
-# styles; Redoc's search runs in a worker it makes from a blob.
+# styles and draw icons from data: URLs; Redoc's search runs in a worker it makes from a
+# blob. Nothing else (no fonts, no other host: Redoc's CDN logo is refused).
 DOCS_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    b"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    b"img-src 'self' data:; connect-src 'self'; worker-src blob:; "
     b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")

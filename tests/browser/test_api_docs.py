@@ -65,3 +65,8 @@ def test_redoc_shows_the_operations_offline(page: Page, offline: Offline) -> Non
     page.goto("/schema/redoc")
     expect(page.get_by_role("heading", name="Book an appointment")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("Book a session for a client").first).to_be_visible()
+    # Search runs in a worker (worker-src blob: in the page's policy).
+    page.get_by_role("textbox", name="Search").fill("external id")
+    expect(
+        page.get_by_role("search").get_by_text("Read an appointment by the scheduling")
+    ).to_be_visible()
