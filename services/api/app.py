@@ -25,7 +25,13 @@ from services.api.errors import EXCEPTION_HANDLERS
 from services.api.methods import options_and_head
 from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
-from services.api.openapi_types import TimeOfDaySchema
+from services.api.openapi_types import (
+    DescribedEnums,
+    DescribedModels,
+    MomentSchema,
+    TimeOfDaySchema,
+)
+from services.api.openapi_viewers import viewers
 from services.api.pages.clinician import ClinicianPages
 from services.api.pages.onboarding.api_keys import ApiKeyPages
 from services.api.pages.onboarding.appointments import AppointmentPages
@@ -121,7 +127,8 @@ def create_app(
             }
         ),
         guards=[api_keys_where_allowed, rate_limited],
-        plugins=[TimeOfDaySchema()],
+        # In this order: the first plugin that takes a type describes it.
+        plugins=[TimeOfDaySchema(), MomentSchema(), DescribedEnums(), DescribedModels()],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
@@ -150,6 +157,9 @@ def create_app(
                 }
             ),
             security=[{"bearer": []}, {"apiKey": []}],
+            render_plugins=viewers(),
+            # Each operation's docstring is its description: written for integrators.
+            use_handler_docstrings=True,
         ),
         # Logging is ours (shared.logging): JSON lines without personal details.
         logging_config=None,

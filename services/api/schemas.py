@@ -69,13 +69,17 @@ class Out(BaseModel):
 
 
 class AccountOut(Out):
-    id: UUID
-    practice_id: UUID
-    email: str
-    name: str
-    role: Role
-    timezone: str
-    deactivated_at: datetime | None = None
+    """An owner's or clinician's account."""
+
+    id: UUID = Field(description="Attune's id for the account (a clinician_id elsewhere).")
+    practice_id: UUID = Field(description="The practice it belongs to.")
+    email: str = Field(description="Their email address: their sign-in.")
+    name: str = Field(description="Their name.")
+    role: Role = Field(description="owner or clinician.")
+    timezone: str = Field(description="Their IANA time zone.")
+    deactivated_at: datetime | None = Field(
+        default=None, description="When the owner deactivated them; null while active."
+    )
 
 
 __all__ = ["Body", "Moment", "Out", "TimeZone", "datetime"]

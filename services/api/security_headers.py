@@ -14,13 +14,21 @@ BASE_HEADERS = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
-# Pages are server-rendered without JavaScript; /schema's documentation page loads its
-# viewer from a CDN, so it keeps only the framing rule.
+# Pages are server-rendered without JavaScript.
 PAGE_POLICY = (
     b"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-FRAMING_POLICY = b"frame-ancestors 'none'"
+# The documentation viewers at /schema are scripts, served by Attune (services/api/
+# openapi_viewers.py): scripts from Attune only, never inline; they fetch the schema and,
+# in Swagger UI's "Try it out", call the API on the same origin. Both viewers set inline
+# styles and draw icons from data: URLs; Redoc's search runs in a worker it makes from a
+# blob. Nothing else (no fonts, no other host: Redoc's CDN logo is refused).
+DOCS_POLICY = (
+    b"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -31,7 +39,7 @@ def security_headers(*, https: bool) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             path = scope.get("path", "")
-            policy = FRAMING_POLICY if path.startswith("/schema") else PAGE_POLICY
+            policy = DOCS_POLICY if path.startswith("/schema") else PAGE_POLICY
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":

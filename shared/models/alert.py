@@ -32,6 +32,8 @@ class ClientHistory(SQLModel, table=True):
 
 
 class AlertStatus(StrEnum):
+    """open: waiting for the clinician; acknowledged: the clinician has addressed it."""
+
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
 

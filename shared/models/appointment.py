@@ -11,6 +11,9 @@ from shared.models._columns import enum_field, id_field, moment, practice_field
 
 
 class AppointmentStatus(StrEnum):
+    """scheduled until the scheduling system reports the appointment completed, cancelled or
+    a no-show; those three are final."""
+
     SCHEDULED = "scheduled"
     COMPLETED = "completed"
     CANCELLED = "cancelled"

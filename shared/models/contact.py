@@ -31,6 +31,9 @@ class OptOutChange(SQLModel, table=True):
 
 
 class NudgeDelivery(StrEnum):
+    """per_alert: an email before each upcoming appointment that has open alerts;
+    daily_digest: one email each morning listing that day's appointments with alerts."""
+
     PER_ALERT = "per_alert"  # one email per upcoming appointment with alerts
     DAILY_DIGEST = "daily_digest"  # one email each morning listing that day's appointments
 

@@ -39,6 +39,9 @@ class OutboxEvent(SQLModel, table=True):
 
 
 class NotificationKind(StrEnum):
+    """Which email: a client's survey invitation or its reminder, a clinician's nudge or
+    morning digest, a password reset link, or a clinician's invitation to join."""
+
     SURVEY = "survey"
     NUDGE = "nudge"
     SURVEY_REMINDER = "survey_reminder"
@@ -48,6 +51,10 @@ class NotificationKind(StrEnum):
 
 
 class NotificationStatus(StrEnum):
+    """pending: waiting for its time or a retry; sending: being handed to the mail server;
+    sent; failed: refused for good; cancelled: nothing left to say by its time (the survey was
+    answered, the client opted out, ...)."""
+
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"

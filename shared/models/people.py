@@ -11,6 +11,9 @@ from shared.models._columns import enum_field, id_field, moment, practice_field
 
 
 class Role(StrEnum):
+    """owner: runs the practice (settings, clinicians, API keys, figures); clinician: sees
+    their own clients and alerts."""
+
     OWNER = "owner"
     CLINICIAN = "clinician"
 

@@ -13,13 +13,31 @@ SCALE_MAX = 5
 
 
 class SurveyItem(BaseModel):
+    """One survey question, answered from 1 (Not at all) to 5 (Completely)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Stable key of the item.")
-    prompt: str = Field(min_length=5, max_length=160, description="What the client reads.")
+    key: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{1,31}$",
+        description="Stable key of the item: 2 to 32 lower-case letters, digits or _, "
+        "starting with a letter. Answers and alerts name the item by it.",
+        examples=["felt_heard"],
+    )
+    prompt: str = Field(
+        min_length=5,
+        max_length=160,
+        description="What the client reads, 5 to 160 characters.",
+        examples=["I felt heard today."],
+    )
     move: Move = Field(description="The move a low score on this item suggests.")
     # The phrase a nudge uses when this item dipped: "<topic> was rated lower than usual".
-    topic: str = Field(min_length=3, max_length=80)
+    topic: str = Field(
+        min_length=3,
+        max_length=80,
+        description="How a clinician's nudge names the item when it dipped (\"<topic> was "
+        'rated lower than usual"), 3 to 80 characters.',
+        examples=["Feeling heard"],
+    )
 
 
 BUILT_IN_ITEMS: dict[str, SurveyItem] = {

@@ -7,6 +7,10 @@ from enum import StrEnum
 
 
 class Move(StrEnum):
+    """What a clinician can do about a dip: invite_feedback (ask how sessions are going),
+    slow_pace (check in about pace and follow the client's readiness), address_relationship
+    (talk about the working relationship directly)."""
+
     INVITE_FEEDBACK = "invite_feedback"
     SLOW_PACE = "slow_pace"
     ADDRESS_RELATIONSHIP = "address_relationship"

@@ -117,30 +117,61 @@ def _use(
 
 
 class AccountPageController(Controller):
+    """The pages an emailed password-reset or invitation link opens: HTML for people, in the
+    schema as part of Attune's public surface (see the client pages)."""
+
     path = "/account"
     tags = ["account pages"]
     opt = {"public": True, "rate_limit": "account_link", "exclude_from_csrf": True}
 
-    @get("/reset/{token:str}", sync_to_thread=True)
+    @get(
+        "/reset/{token:str}",
+        sync_to_thread=True,
+        summary="Show the new-password form",
+        operation_id="showPasswordReset",
+    )
     def reset_page(self, token: str, context: ApiContext) -> Template:
-        """The form to choose a new password. Opening it changes nothing."""
+        """The form (HTML) to choose a new password, opened from the emailed link; the token
+        in the path is the credential. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.PASSWORD_RESET)
 
-    @post("/reset/{token:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/reset/{token:str}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Choose a new password",
+        operation_id="resetPassword",
+    )
     def reset(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
-        """Set the new password and spend the link; every other session is signed out."""
+        """Set the new password (form fields password and confirm) and spend the link;
+        every other session is signed out. The link works once; a password refused for its
+        length shows the form again without spending it."""
         return _use(context, token, AccountLinkPurpose.PASSWORD_RESET, data)
 
-    @get("/join/{token:str}", sync_to_thread=True)
+    @get(
+        "/join/{token:str}",
+        sync_to_thread=True,
+        summary="Show the invitation's password form",
+        operation_id="showInvitation",
+    )
     def join_page(self, token: str, context: ApiContext) -> Template:
-        """An invited clinician's form to choose a password. Opening it changes nothing."""
+        """An invited clinician's form (HTML) to choose a password, opened from the emailed
+        invitation; the token in the path is the credential. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.CLINICIAN_INVITATION)
 
-    @post("/join/{token:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/join/{token:str}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Accept an invitation",
+        operation_id="acceptInvitation",
+    )
     def join(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
-        """Set the invited clinician's password, spend the link and sign them in."""
+        """Set the invited clinician's password (form fields password and confirm), spend
+        the link and sign them in, redirecting to their sessions page. The link works
+        once."""
         return _use(context, token, AccountLinkPurpose.CLINICIAN_INVITATION, data)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
+from pydantic import Field
 
 from services.api.auth import owner_only
 from services.api.context import ApiContext
@@ -18,14 +19,16 @@ from shared.pagination import PageRequest
 
 
 class AuditEventOut(Out):
-    id: UUID
-    at: datetime
-    actor_kind: str
-    actor_id: UUID
-    action: str
-    client_id: UUID | None
-    subject_id: UUID | None
-    detail: dict[str, Any]
+    """Who read or changed what, and when; never an email, a name, a score or a comment."""
+
+    id: UUID = Field(description="Attune's id for the event.")
+    at: datetime = Field(description="When it happened.")
+    actor_kind: str = Field(description="account (an owner or clinician) or api_key.")
+    actor_id: UUID = Field(description="The account's or API key's id.")
+    action: str = Field(description="What was done, e.g. client.read or settings.changed.")
+    client_id: UUID | None = Field(description="The client concerned, if any.")
+    subject_id: UUID | None = Field(description="The record concerned, e.g. the appointment.")
+    detail: dict[str, Any] = Field(description="Counts and field names only.")
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
@@ -41,7 +44,13 @@ class AuditController(Controller):
     tags = ["audit"]
     guards = [owner_only]
 
-    @get("/", sync_to_thread=True, response_headers=PAGE_HEADERS)
+    @get(
+        "/",
+        sync_to_thread=True,
+        response_headers=PAGE_HEADERS,
+        summary="Read the audit log",
+        operation_id="listAuditEvents",
+    )
     def index(
         self,
         request: Request,
@@ -58,7 +67,8 @@ class AuditController(Controller):
         ] = None,
     ) -> Response[list[AuditEventOut]]:
         """Who read or changed which client's data, the settings and the API keys, newest
-        first."""
+        first, a page at a time (see the Link header); filter by client, actor and time.
+        Owner only. The log is read-only: no route changes it."""
         with context.transaction(principal) as session:
             found = audit.list_events(
                 session,

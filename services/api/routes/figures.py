@@ -14,22 +14,30 @@ from services.api.schemas import Out
 from shared.access import Principal
 from shared.reporting.figures import Figures, MoveFigures
 from shared.reporting.service import ClinicianFigures, practice_figures
+from shared.survey.moves import Move
 
 
 class FiguresOut(Out):
-    appointments_completed: int
-    invitations_sent: int
-    invitations_answered: int
-    response_rate: float | None
-    dips: int
-    dips_per_100_appointments: float | None
-    nudges_sent: int
-    acknowledged: int
-    acknowledged_rate: float | None
-    repaired: int
-    not_repaired: int
-    awaiting_answer: int
-    repair_rate: float | None
+    """What happened in a date range; a rate is null when there is nothing to divide by."""
+
+    appointments_completed: int = Field(description="Sessions reported completed.")
+    invitations_sent: int = Field(description="Survey invitations sent.")
+    invitations_answered: int = Field(description="Of those, how many were answered.")
+    response_rate: float | None = Field(description="Answered / sent, 0 to 1.")
+    dips: int = Field(description="Alerts raised.")
+    dips_per_100_appointments: float | None = Field(
+        description="Alerts per 100 completed sessions."
+    )
+    nudges_sent: int = Field(description="Nudges sent to clinicians.")
+    acknowledged: int = Field(description="Of the alerts, how many were marked addressed.")
+    acknowledged_rate: float | None = Field(description="Acknowledged / alerts, 0 to 1.")
+    repaired: int = Field(
+        description="Of the alerts, how many the next answer showed repaired (back to the "
+        "client's usual)."
+    )
+    not_repaired: int = Field(description="How many the next answer showed not repaired.")
+    awaiting_answer: int = Field(description="Nudged alerts with no answer since: still open.")
+    repair_rate: float | None = Field(description="Repaired / (repaired + not repaired), 0 to 1.")
 
     @classmethod
     def of(cls, figures: Figures) -> FiguresOut:
@@ -44,9 +52,11 @@ class FiguresOut(Out):
 
 
 class ClinicianFiguresOut(Out):
-    clinician_id: UUID
-    name: str
-    figures: FiguresOut
+    """One clinician's figures."""
+
+    clinician_id: UUID = Field(description="The clinician.")
+    name: str = Field(description="Their name.")
+    figures: FiguresOut = Field(description="Their figures.")
 
     @classmethod
     def of(cls, row: ClinicianFigures) -> ClinicianFiguresOut:
@@ -54,19 +64,23 @@ class ClinicianFiguresOut(Out):
 
 
 class MonthFiguresOut(Out):
+    """One calendar month of the range, clipped to it."""
+
     month: str = Field(description="The calendar month, YYYY-MM.")
     first_day: date = Field(description="Its first day inside the range asked for.")
     last_day: date = Field(description="Its last day inside the range asked for.")
-    overall: FiguresOut
-    by_clinician: list[ClinicianFiguresOut]
+    overall: FiguresOut = Field(description="The practice's figures for the month.")
+    by_clinician: list[ClinicianFiguresOut] = Field(description="Each clinician's.")
 
 
 class MoveFiguresOut(Out):
-    move: str
+    """How alerts that suggested one move turned out."""
+
+    move: Move = Field(description="The suggested move.")
     alerts: int = Field(description="Alerts in the range that suggested this move.")
-    repaired: int
-    not_repaired: int
-    repair_rate: float | None
+    repaired: int = Field(description="Of those, how many were repaired.")
+    not_repaired: int = Field(description="How many were not repaired.")
+    repair_rate: float | None = Field(description="Repaired / (repaired + not repaired).")
 
     @classmethod
     def of(cls, row: MoveFigures) -> MoveFiguresOut:
@@ -74,11 +88,13 @@ class MoveFiguresOut(Out):
 
 
 class PracticeFiguresOut(Out):
-    first_day: date
-    last_day: date
-    timezone: str
-    overall: FiguresOut
-    by_clinician: list[ClinicianFiguresOut]
+    """The practice's figures for a date range."""
+
+    first_day: date = Field(description="The range's first day.")
+    last_day: date = Field(description="Its last day, inclusive.")
+    timezone: str = Field(description="The practice's time zone, which the days are in.")
+    overall: FiguresOut = Field(description="The whole practice's figures.")
+    by_clinician: list[ClinicianFiguresOut] = Field(description="Each clinician's.")
     by_month: list[MonthFiguresOut] = Field(
         description="The same figures for each calendar month in the range; they add up to "
         "the range's."
@@ -93,7 +109,9 @@ class FiguresController(Controller):
     tags = ["figures"]
     guards = [people_only, owner_only]
 
-    @get("/", sync_to_thread=True)
+    @get(
+        "/", sync_to_thread=True, summary="Read the practice's figures", operation_id="readFigures"
+    )
     def read(
         self,
         principal: Principal,
@@ -105,7 +123,7 @@ class FiguresController(Controller):
     ) -> PracticeFiguresOut:
         """Invitations sent, response rate, dips per 100 appointments, nudges sent,
         acknowledged and repair rate for a date range, overall and per clinician, and month
-        by month; and the repair rate per suggested move."""
+        by month; and the repair rate per suggested move. Owner only; reads only counts."""
         with context.transaction(principal) as session:
             found = practice_figures(session, principal, first_day=first_day, last_day=last_day)
             return PracticeFiguresOut(

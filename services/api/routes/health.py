@@ -37,20 +37,38 @@ class HealthController(Controller):
     tags = ["health"]
     opt = {"public": True}
 
-    @get("/live", sync_to_thread=False, responses=UNAVAILABLE)
+    @get(
+        "/live",
+        sync_to_thread=False,
+        responses=UNAVAILABLE,
+        summary="Check the API process is alive",
+        operation_id="checkLive",
+    )
     def live(self, request: Request) -> Response[dict[str, Any]]:
         """200 while the process answers and its own loops come round; restart it if not.
         On the event loop and without I/O: it answers even when every thread is busy."""
         return _answer(_health(request).live())
 
-    @get("/ready", sync_to_thread=True, responses=UNAVAILABLE)
+    @get(
+        "/ready",
+        sync_to_thread=True,
+        responses=UNAVAILABLE,
+        summary="Check the API is ready for traffic",
+        operation_id="checkReady",
+    )
     def ready(self, request: Request) -> Response[dict[str, Any]]:
         """200 when live and the database, the schema (at this code's migrations' head) and,
         in the production mode, Redis answer; 503 naming what failed. Send it no traffic
         while it is 503."""
         return _answer(_health(request).ready())
 
-    @get("/", sync_to_thread=True, responses=UNAVAILABLE)
+    @get(
+        "/",
+        sync_to_thread=True,
+        responses=UNAVAILABLE,
+        summary="Check the API is ready (older probe path)",
+        operation_id="checkHealth",
+    )
     def health(self, request: Request) -> Response[dict[str, Any]]:
         """The same as /health/ready, for probes set up before it existed."""
         return _answer(_health(request).ready())

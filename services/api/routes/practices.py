@@ -13,11 +13,22 @@ from shared.practice.settings import CrisisLine
 
 
 class SignUp(Body):
-    practice_name: str = Field(min_length=1, max_length=120)
-    owner_name: str = Field(min_length=1, max_length=120)
-    owner_email: EmailStr
-    password: str = Field(min_length=10, max_length=200)
-    timezone: TimeZone = "UTC"
+    """A new practice and its owner's account."""
+
+    practice_name: str = Field(
+        min_length=1, max_length=120, description="The practice's name, 1 to 120 characters."
+    )
+    owner_name: str = Field(
+        min_length=1, max_length=120, description="The owner's name, 1 to 120 characters."
+    )
+    owner_email: EmailStr = Field(description="The owner's email address: their sign-in.")
+    password: str = Field(
+        min_length=10, max_length=200, description="The owner's password, 10 to 200 characters."
+    )
+    timezone: TimeZone = Field(
+        default="UTC",
+        description="The practice's IANA time zone, e.g. Europe/London. Default UTC.",
+    )
     crisis_line: CrisisLine | None = Field(
         default=None,
         description="What the survey page tells a client in crisis, e.g. a local helpline. "
@@ -26,9 +37,11 @@ class SignUp(Body):
 
 
 class SignedUp(Out):
-    practice_id: UUID
-    owner: AccountOut
-    token: str
+    """The new practice, its owner, and a session token for the owner."""
+
+    practice_id: UUID = Field(description="Attune's id for the new practice.")
+    owner: AccountOut = Field(description="The owner's account.")
+    token: str = Field(description="A session token: send it as Authorization: Bearer <token>.")
 
 
 def open_practice(context: ApiContext, data: SignUp) -> SignedUp:
@@ -65,7 +78,12 @@ class PracticeController(Controller):
         opt={"public": True, "rate_limit": "sign_up"},
         sync_to_thread=True,
         status_code=201,
+        summary="Sign up a practice",
+        operation_id="signUp",
     )
     def sign_up(self, data: SignUp, context: ApiContext) -> SignedUp:
-        """Sign up a practice with its owner; returns a session token for the owner."""
+        """Create a practice with its owner's account and sign the owner in. Anyone may call
+        it (no credentials; rate-limited). Not idempotent: each call makes a new practice,
+        and an email address already in use is refused. Returns the practice id, the owner's
+        account and a session token for the owner (201)."""
         return open_practice(context, data)

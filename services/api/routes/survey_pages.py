@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
 from litestar.params import Body
 from litestar.response import Template
 from sqlmodel import Session
@@ -26,8 +27,27 @@ TOKEN_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
 }
-FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 MAX_FORM_FIELDS = 40
+SURVEY_FORM = Body(
+    media_type=RequestEncodingType.URL_ENCODED,
+    description="One field per survey question, named by its key, with a score from 1 (Not "
+    "at all) to 5 (Completely); talk=yes if the client asked to talk about how therapy is "
+    "going; an optional comment. At most 40 fields.",
+    examples=[
+        Example(
+            summary="Five answers, a wish to talk and a comment",
+            value={
+                "honest": "4",
+                "disagree": "3",
+                "respected": "5",
+                "input": "4",
+                "pace": "2",
+                "talk": "yes",
+                "comment": "It felt rushed at the end.",
+            },
+        )
+    ],
+)
 
 
 def _page(name: str, status: int = 200, **context: Any) -> Template:
@@ -96,25 +116,44 @@ def _survey_page(
 
 
 class SurveyPageController(Controller):
+    """The pages a client's emailed links open: HTML for people, not for integration. They
+    are in the schema because they are Attune's public, unauthenticated surface, which the
+    fuzzer and the isolation tests walk from it."""
+
     path = "/"
     include_in_schema = True
     tags = ["client pages"]
     # The single-use link is the credential: no cookie rides along, so no CSRF token.
     opt = {"public": True, "rate_limit": "survey", "exclude_from_csrf": True}
 
-    @get("/s/{token:str}", sync_to_thread=True)
+    @get(
+        "/s/{token:str}", sync_to_thread=True, summary="Show the survey", operation_id="showSurvey"
+    )
     def survey(self, token: str, request: Request, context: ApiContext) -> Template:
-        """The survey page. A `?<item>=<1-5>` query pre-selects an answer; nothing is stored."""
+        """The survey page (HTML) a client's invitation links to; the single-use token in
+        the path is the only credential. A `?<item>=<1-5>` query (the email's one-click
+        buttons) pre-selects an answer. Opening it stores nothing, so mail scanners that
+        follow links change nothing. A closed, answered or unknown link shows a page saying
+        so."""
         return _survey_page(context, token, request.query_params)
 
-    @post("/s/{token:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/s/{token:str}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Answer the survey",
+        operation_id="answerSurvey",
+    )
     def submit(
         self,
         token: str,
-        data: Annotated[dict[str, Any], FORM],
+        data: Annotated[dict[str, Any], SURVEY_FORM],
         context: ApiContext,
     ) -> Template:
-        """Store the answers, once. A second submission with the same link is refused."""
+        """Store the client's answers (an HTML form post; the token in the path is the
+        credential). Once only: a second submission with the same link is refused (409),
+        and a missing or out-of-range score shows the form again with what to fix (422).
+        Returns a thank-you page."""
         now = context.clock.now()
         try:
             if len(data) > MAX_FORM_FIELDS:
@@ -145,10 +184,16 @@ class SurveyPageController(Controller):
             ),
         )
 
-    @get("/u/{token:str}", sync_to_thread=True)
+    @get(
+        "/u/{token:str}",
+        sync_to_thread=True,
+        summary="Show the unsubscribe page",
+        operation_id="showUnsubscribe",
+    )
     def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
-        """Asks for a confirming POST: following the link alone unsubscribes nobody. A client
-        who has already unsubscribed is told so, with no button to press again."""
+        """The page (HTML) an email's unsubscribe link opens. It asks for a confirming POST:
+        following the link alone unsubscribes nobody. A client who has already unsubscribed
+        is told so, with no button to press again."""
         try:
             with _link_transaction(context, token) as session:
                 link = responses.resolve_link(
@@ -162,9 +207,17 @@ class SurveyPageController(Controller):
             return _page("message.html", title=title, message=message)
         return _page("unsubscribe.html")
 
-    @post("/u/{token:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/u/{token:str}",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Unsubscribe",
+        operation_id="unsubscribe",
+    )
     def unsubscribe(self, token: str, context: ApiContext) -> Template:
-        """RFC 8058 one-click: a POST without cookies stops all further invitations."""
+        """Stop all further survey invitations to the client (RFC 8058 one-click: a POST
+        with no body and no cookies; the token in the path is the credential). Safe to
+        repeat: unsubscribing again changes nothing. Returns a confirmation page."""
         now = context.clock.now()
         try:
             with _link_transaction(context, token) as session:

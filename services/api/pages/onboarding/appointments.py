@@ -146,9 +146,9 @@ class AppointmentPages(Controller):
     ) -> Redirect:
         """Completed, cancelled or no-show, as the scheduling system would report it; back to
         the page the button was on."""
-        check_action(action)
+        known = check_action(action)
         with context.transaction(principal) as session:
-            TRANSITIONS[action](
+            TRANSITIONS[known](
                 session,
                 principal,
                 appointments.get_appointment(session, principal, appointment_id),
