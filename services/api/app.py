@@ -18,6 +18,7 @@ from litestar.template import TemplateConfig
 from services.api.auth import (
     TokenAuthenticationMiddleware,
     api_keys_where_allowed,
+    csrf_config,
     csrf_middleware,
 )
 from services.api.context import ApiContext, provide_context, provide_principal
@@ -25,6 +26,7 @@ from services.api.errors import EXCEPTION_HANDLERS
 from services.api.methods import options_and_head
 from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
+from services.api.openapi_errors import DocumentedErrors
 from services.api.openapi_types import TimeOfDaySchema
 from services.api.pages.clinician import ClinicianPages
 from services.api.pages.onboarding.api_keys import ApiKeyPages
@@ -101,6 +103,7 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
 
         handlers.append(DevMailController)
 
+    every_route = [api_keys_where_allowed, rate_limited]
     app = Litestar(
         route_handlers=handlers,
         state=State(
@@ -110,8 +113,14 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
                 "rate_limiter": build_rate_limiter(context.settings),
             }
         ),
-        guards=[api_keys_where_allowed, rate_limited],
-        plugins=[TimeOfDaySchema()],
+        guards=every_route,
+        plugins=[
+            TimeOfDaySchema(),
+            # Each operation's error answers in /schema, from its handler's guards and opts.
+            DocumentedErrors(
+                app_guards=every_route, safe_methods=csrf_config(context.settings).safe_methods
+            ),
+        ],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 import structlog
@@ -22,20 +22,54 @@ from shared.errors import DomainError
 log = structlog.get_logger("attune.api")
 
 
-def _body(status: int, detail: str, **extra: Any) -> Response[dict[str, Any]]:
-    return Response(
-        {"status_code": status, "detail": detail, **extra},
-        status_code=status,
-        media_type=MediaType.JSON,
-    )
+class FieldProblem(TypedDict):
+    """One field that is not right, and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class _ErrorBodyAlways(TypedDict):
+    status_code: int
+    detail: str
+
+
+class ErrorBody(_ErrorBodyAlways, total=False):
+    """Every JSON error answer: the status again, and what is wrong in words. `field` names the
+    one field at fault, `errors` lists each invalid field (422), `extra` carries what a
+    refusal adds. The OpenAPI document describes error answers with this type
+    (services/api/openapi_errors.py), so the two cannot drift apart."""
+
+    # total=False rather than NotRequired: with postponed annotations, Python 3.11 cannot
+    # see NotRequired when it builds the class, and would make every key required.
+    field: str
+    errors: list[FieldProblem]
+    extra: dict[str, Any] | list[Any]
+
+
+def _body(
+    status: int,
+    detail: str,
+    *,
+    field: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    extra: dict[str, Any] | list[Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body = ErrorBody(status_code=status, detail=detail)
+    if field:
+        body["field"] = field
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body["extra"] = extra
+    return Response(dict(body), status_code=status, media_type=MediaType.JSON)
 
 
 def on_domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
-    extra = {"field": exc.field} if exc.field else {}
-    return _body(exc.status_code, exc.message, **extra)
+    return _body(exc.status_code, exc.message, field=exc.field)
 
 
-def _invalid(fields: list[dict[str, str]]) -> Response[dict[str, Any]]:
+def _invalid(fields: list[FieldProblem]) -> Response[dict[str, Any]]:
     for entry in fields:
         # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
         entry["message"] = entry["message"].removeprefix("Value error, ")
@@ -78,7 +112,7 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]
     if isinstance(exc.__cause__, SerializationException):
         # Litestar passes on the parser's bare words ("Input data was truncated"): say what.
         return _body(400, f"The request body is not valid JSON or form data: {exc.detail}")
-    response = _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    response = _body(exc.status_code, exc.detail, extra=exc.extra)
     # e.g. Retry-After on a 429: the client needs it to know when to come back.
     response.headers.update(exc.headers or {})
     return response

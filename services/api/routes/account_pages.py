@@ -8,8 +8,9 @@ from __future__ import annotations
 from contextlib import AbstractContextManager as ContextManager
 from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, MediaType, get, post
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlmodel import Session
@@ -20,7 +21,7 @@ from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
 from shared.accounts.links import open_link, use_link
 from shared.accounts.service import start_session
 from shared.credentials import practice_of_account_link
-from shared.errors import DomainError
+from shared.errors import Conflict, DomainError, Gone, Invalid
 from shared.models import AccountLinkPurpose
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -116,17 +117,31 @@ def _use(
     return _page("message.html", title="Done", message=DONE[purpose], link=SIGN_IN_LINK)
 
 
+SIGNED_IN = ResponseSpec(
+    data_container=None,
+    description="The password is set and the clinician signed in (the session cookie is set): "
+    "on to their sessions page.",
+)
+
+
 class AccountPageController(Controller):
     path = "/account"
     tags = ["account pages"]
-    opt = {"public": True, "rate_limit": "account_link", "exclude_from_csrf": True}
+    opt = {
+        "public": True,
+        "rate_limit": "account_link",
+        "exclude_from_csrf": True,
+        # Each answers these itself, with a page.
+        "raises": (Conflict, Gone, Invalid),
+    }
 
     @get("/reset/{token:str}", sync_to_thread=True)
     def reset_page(self, token: str, context: ApiContext) -> Template:
         """The form to choose a new password. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.PASSWORD_RESET)
 
-    @post("/reset/{token:str}", sync_to_thread=True, status_code=200)
+    # A page, though the return type (Template | Redirect) leaves Litestar guessing JSON.
+    @post("/reset/{token:str}", sync_to_thread=True, status_code=200, media_type=MediaType.HTML)
     def reset(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
@@ -138,7 +153,13 @@ class AccountPageController(Controller):
         """An invited clinician's form to choose a password. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.CLINICIAN_INVITATION)
 
-    @post("/join/{token:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/join/{token:str}",
+        sync_to_thread=True,
+        status_code=200,
+        media_type=MediaType.HTML,
+        responses={303: SIGNED_IN},
+    )
     def join(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:

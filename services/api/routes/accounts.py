@@ -21,6 +21,7 @@ from shared.access import Principal
 from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.credentials import practice_of_login
+from shared.errors import Conflict
 from shared.pagination import PageRequest
 
 
@@ -68,7 +69,10 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post(
-        "/login", opt={"public": True, "rate_limit": "login"}, sync_to_thread=True, status_code=200
+        "/login",
+        opt={"public": True, "rate_limit": "login", "raises": (accounts.BadCredentials,)},
+        sync_to_thread=True,
+        status_code=200,
     )
     def log_in(self, data: LogIn, request: Request, context: ApiContext) -> Response[LoggedIn]:
         """Log in; the token works as a bearer token and is also set as an HttpOnly cookie."""
@@ -145,7 +149,13 @@ class AccountController(Controller):
             found = accounts.list_accounts(session, principal, page=page)
             return paged(request, found, [AccountOut.model_validate(a) for a in found.items])
 
-    @post("/clinicians", sync_to_thread=True, status_code=201, guards=[owner_only])
+    @post(
+        "/clinicians",
+        sync_to_thread=True,
+        status_code=201,
+        guards=[owner_only],
+        opt={"raises": (Conflict,)},
+    )
     def add_clinician(
         self, data: NewClinician, principal: Principal, context: ApiContext
     ) -> AccountOut:
@@ -177,6 +187,7 @@ class AccountController(Controller):
         sync_to_thread=True,
         status_code=201,
         guards=[owner_only],
+        opt={"raises": (Conflict,)},
     )
     def invite_again(
         self, clinician_id: UUID, principal: Principal, context: ApiContext
@@ -206,6 +217,7 @@ class AccountController(Controller):
         sync_to_thread=True,
         status_code=200,
         guards=[owner_only],
+        opt={"raises": (Conflict,)},
     )
     def deactivate(
         self, clinician_id: UUID, principal: Principal, context: ApiContext

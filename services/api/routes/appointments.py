@@ -14,7 +14,7 @@ from services.api.context import ApiContext
 from services.api.schemas import Body, Moment, Out
 from shared.access import Principal
 from shared.appointments import service as appointments
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.models import Appointment, AppointmentStatus
 
 
@@ -71,7 +71,7 @@ class AppointmentController(Controller):
             )
             return AppointmentOut.model_validate(appointment)
 
-    @post("/", sync_to_thread=True, status_code=201)
+    @post("/", sync_to_thread=True, status_code=201, opt={"raises": (NotFound, Conflict)})
     def book(
         self, data: NewAppointment, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
@@ -98,7 +98,12 @@ class AppointmentController(Controller):
                 appointments.read_appointment(session, principal, found, now=context.clock.now())
             )
 
-    @post("/{appointment_id:uuid}/reschedule", sync_to_thread=True, status_code=200)
+    @post(
+        "/{appointment_id:uuid}/reschedule",
+        sync_to_thread=True,
+        status_code=200,
+        opt={"raises": (Conflict,)},
+    )
     def reschedule(
         self, appointment_id: UUID, data: Times, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
@@ -113,7 +118,12 @@ class AppointmentController(Controller):
             )
             return AppointmentOut.model_validate(appointment)
 
-    @post("/{appointment_id:uuid}/{action:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/{appointment_id:uuid}/{action:str}",
+        sync_to_thread=True,
+        status_code=200,
+        opt={"raises": (Conflict,)},
+    )
     def transition(
         self, appointment_id: UUID, action: str, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
@@ -126,7 +136,12 @@ class AppointmentController(Controller):
             action,
         )
 
-    @put("/external/{external_id:str}", sync_to_thread=True, status_code=200)
+    @put(
+        "/external/{external_id:str}",
+        sync_to_thread=True,
+        status_code=200,
+        opt={"raises": (Invalid, Conflict)},
+    )
     def upsert_external(
         self,
         external_id: str,
@@ -159,7 +174,12 @@ class AppointmentController(Controller):
                 appointments.read_appointment(session, principal, found, now=context.clock.now())
             )
 
-    @post("/external/{external_id:str}/{action:str}", sync_to_thread=True, status_code=200)
+    @post(
+        "/external/{external_id:str}/{action:str}",
+        sync_to_thread=True,
+        status_code=200,
+        opt={"raises": (Invalid, Conflict)},
+    )
     def transition_external(
         self, external_id: str, action: str, principal: Principal, context: ApiContext
     ) -> AppointmentOut:

@@ -15,6 +15,7 @@ from services.api.pagination import PAGE_HEADERS, paged
 from services.api.routes.clients import ClientOut
 from services.api.schemas import Body, Out
 from shared.access import Principal
+from shared.errors import Conflict, Forbidden
 from shared.models import NotificationKind, NotificationStatus, NudgeDelivery
 from shared.notifications import digests
 from shared.notifications.listing import list_notifications
@@ -80,7 +81,7 @@ class OptOutController(Controller):
     tags = ["clients"]
     guards = [people_only]
 
-    @post("/resume", sync_to_thread=True, status_code=200)
+    @post("/resume", sync_to_thread=True, status_code=200, opt={"raises": (Forbidden, Conflict)})
     def resume(
         self, client_id: UUID, data: ResumeInvitations, principal: Principal, context: ApiContext
     ) -> ClientOut:
