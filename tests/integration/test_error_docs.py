@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, post
 
-from services.api.openapi_errors import DocumentedErrors
 from services.bootstrap import Stack
 from shared.email.sink import MailSink
 from tests.integration.test_accounts import _only_link
@@ -111,15 +109,6 @@ def test_each_answer_comes_from_a_fact_about_the_handler(document: dict[str, Any
         assert "401" not in answers(document, method, "/s/{token}")
     assert media(document, "post", "/account/join/{token}", 200) == {"text/html"}
     assert "303" in answers(document, "post", "/account/join/{token}")
-
-
-def test_a_domain_error_is_the_only_thing_a_handler_may_declare() -> None:
-    @post("/odd", opt={"public": True, "raises": (ValueError,)}, sync_to_thread=False)
-    def odd() -> None:
-        return None
-
-    with pytest.raises(TypeError, match="not a DomainError"):
-        Litestar([odd], plugins=[DocumentedErrors(app_guards=(), safe_methods={"GET"})])
 
 
 def test_the_link_pages_answer_as_the_document_says(
