@@ -129,7 +129,9 @@ def error_answers(
     return answers
 
 
-def _answers_in_html(handler: HTTPRouteHandler, status: int, raises: Iterable[type]) -> bool:
+def _answers_in_html(
+    handler: HTTPRouteHandler, status: int, raises: Iterable[type[DomainError]]
+) -> bool:
     if handler.opt.get("page"):
         return True
     # A link page (a public handler whose own answer is a page) turns what the domain says
