@@ -15,10 +15,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from services.api import openapi_errors
 from services.api.auth import (
     TokenAuthenticationMiddleware,
     api_keys_where_allowed,
-    csrf_config,
     csrf_middleware,
 )
 from services.api.context import ApiContext, provide_context, provide_principal
@@ -26,7 +26,6 @@ from services.api.errors import EXCEPTION_HANDLERS
 from services.api.methods import options_and_head
 from services.api.nul_text import refuse_nul_text
 from services.api.observability import request_logging
-from services.api.openapi_errors import DocumentedErrors
 from services.api.openapi_types import TimeOfDaySchema
 from services.api.pages.clinician import ClinicianPages
 from services.api.pages.onboarding.api_keys import ApiKeyPages
@@ -103,7 +102,6 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
 
         handlers.append(DevMailController)
 
-    every_route = [api_keys_where_allowed, rate_limited]
     app = Litestar(
         route_handlers=handlers,
         state=State(
@@ -113,14 +111,8 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
                 "rate_limiter": build_rate_limiter(context.settings),
             }
         ),
-        guards=every_route,
-        plugins=[
-            TimeOfDaySchema(),
-            # Each operation's error answers in /schema, from its handler's guards and opts.
-            DocumentedErrors(
-                app_guards=every_route, safe_methods=csrf_config(context.settings).safe_methods
-            ),
-        ],
+        guards=[api_keys_where_allowed, rate_limited],
+        plugins=[TimeOfDaySchema()],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
@@ -154,6 +146,8 @@ def create_app(context: ApiContext, *, dev_mail_dir: str | None = None) -> Lites
         logging_config=None,
         debug=False,
     )
+    # Each operation's error answers in /schema, from its handler's guards, opts and inputs.
+    openapi_errors.document_error_answers(app)
     # Outside Litestar's routing, guards and authentication, so that every answer (a 401 from
     # the authentication middleware, a 404 or 405 from the router, an OPTIONS, a HEAD, and any
     # route added later) gets the request id, the security headers and its log line with its

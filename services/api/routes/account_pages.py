@@ -8,9 +8,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager as ContextManager
 from typing import Annotated, Any
 
-from litestar import Controller, MediaType, get, post
+from litestar import Controller, get, post
 from litestar.enums import RequestEncodingType
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlmodel import Session
@@ -117,13 +116,6 @@ def _use(
     return _page("message.html", title="Done", message=DONE[purpose], link=SIGN_IN_LINK)
 
 
-SIGNED_IN = ResponseSpec(
-    data_container=None,
-    description="The password is set and the clinician signed in (the session cookie is set): "
-    "on to their sessions page.",
-)
-
-
 class AccountPageController(Controller):
     path = "/account"
     tags = ["account pages"]
@@ -140,8 +132,7 @@ class AccountPageController(Controller):
         """The form to choose a new password. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.PASSWORD_RESET)
 
-    # A page, though the return type (Template | Redirect) leaves Litestar guessing JSON.
-    @post("/reset/{token:str}", sync_to_thread=True, status_code=200, media_type=MediaType.HTML)
+    @post("/reset/{token:str}", sync_to_thread=True, status_code=200)
     def reset(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
@@ -153,13 +144,7 @@ class AccountPageController(Controller):
         """An invited clinician's form to choose a password. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.CLINICIAN_INVITATION)
 
-    @post(
-        "/join/{token:str}",
-        sync_to_thread=True,
-        status_code=200,
-        media_type=MediaType.HTML,
-        responses={303: SIGNED_IN},
-    )
+    @post("/join/{token:str}", sync_to_thread=True, status_code=200)
     def join(
         self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:

@@ -184,10 +184,10 @@ class AccountController(Controller):
 
     @post(
         "/clinicians/{clinician_id:uuid}/invitation",
+        opt={"raises": (Conflict,)},
         sync_to_thread=True,
         status_code=201,
         guards=[owner_only],
-        opt={"raises": (Conflict,)},
     )
     def invite_again(
         self, clinician_id: UUID, principal: Principal, context: ApiContext
@@ -214,10 +214,10 @@ class AccountController(Controller):
 
     @post(
         "/clinicians/{clinician_id:uuid}/deactivate",
+        opt={"raises": (Conflict,)},
         sync_to_thread=True,
         status_code=200,
         guards=[owner_only],
-        opt={"raises": (Conflict,)},
     )
     def deactivate(
         self, clinician_id: UUID, principal: Principal, context: ApiContext

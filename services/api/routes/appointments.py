@@ -71,7 +71,7 @@ class AppointmentController(Controller):
             )
             return AppointmentOut.model_validate(appointment)
 
-    @post("/", sync_to_thread=True, status_code=201, opt={"raises": (NotFound, Conflict)})
+    @post("/", sync_to_thread=True, status_code=201, opt={"raises": (Conflict,)})
     def book(
         self, data: NewAppointment, principal: Principal, context: ApiContext
     ) -> AppointmentOut:

@@ -13,7 +13,7 @@ from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Body, Out, TimeZone
 from shared.access import Principal
 from shared.clients import service as clients
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden
 from shared.pagination import PageRequest
 from shared.privacy.erasure import erase_client
 from shared.privacy.export import export_client
@@ -64,9 +64,7 @@ class ClientController(Controller):
     tags = ["clients"]
     opt = {"api_key": True}
 
-    @post(
-        "/", sync_to_thread=True, status_code=201, opt={"raises": (NotFound, Forbidden, Conflict)}
-    )
+    @post("/", sync_to_thread=True, status_code=201, opt={"raises": (Forbidden, Conflict)})
     def add(self, data: NewClient, principal: Principal, context: ApiContext) -> ClientOut:
         with context.transaction(principal) as session:
             client = clients.add_client(
