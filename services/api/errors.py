@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import quote
 
 import structlog
@@ -14,7 +14,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.errors import DomainError
@@ -22,29 +22,27 @@ from shared.errors import DomainError
 log = structlog.get_logger("attune.api")
 
 
-class FieldProblem(TypedDict):
-    """One field that is not right, and what is wrong with it."""
+class FieldProblem(BaseModel):
+    """One input field that is not right, and what is wrong with it."""
 
-    field: str
-    message: str
-
-
-class _ErrorBodyAlways(TypedDict):
-    status_code: int
-    detail: str
+    field: str = Field(description="The field, dotted for a nested one (e.g. rules.floor).")
+    message: str = Field(description="What is wrong with it, in words.")
 
 
-class ErrorBody(_ErrorBodyAlways, total=False):
-    """Every JSON error answer: the status again, and what is wrong in words. `field` names the
-    one field at fault, `errors` lists each invalid field (422), `extra` carries what a
-    refusal adds. The OpenAPI document describes error answers with this type
-    (services/api/openapi_errors.py), so the two cannot drift apart."""
+class ErrorBody(BaseModel):
+    """Every JSON error answer: its status again, what is wrong in words, and where it helps,
+    the field at fault. The OpenAPI document describes error answers with this model
+    (services/api/openapi_errors.py), and every JSON error is built from it."""
 
-    # total=False rather than NotRequired: with postponed annotations, Python 3.11 cannot
-    # see NotRequired when it builds the class, and would make every key required.
-    field: str
-    errors: list[FieldProblem]
-    extra: dict[str, Any] | list[Any]
+    status_code: int = Field(description="The HTTP status, again.")
+    detail: str = Field(description="What is wrong, in words a person can act on.")
+    field: str | None = Field(default=None, description="The one input field at fault.")
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Each invalid field and its problem (422 only)."
+    )
+    extra: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="Whatever else the refusal adds."
+    )
 
 
 def _body(
@@ -55,28 +53,27 @@ def _body(
     errors: list[FieldProblem] | None = None,
     extra: dict[str, Any] | list[Any] | None = None,
 ) -> Response[dict[str, Any]]:
-    body = ErrorBody(status_code=status, detail=detail)
-    if field:
-        body["field"] = field
-    if errors is not None:
-        body["errors"] = errors
-    if extra:
-        body["extra"] = extra
-    return Response(dict(body), status_code=status, media_type=MediaType.JSON)
+    body = ErrorBody(
+        status_code=status, detail=detail, field=field or None, errors=errors, extra=extra or None
+    )
+    # Keys left out rather than null: a client tests for the key.
+    return Response(
+        body.model_dump(exclude_none=True), status_code=status, media_type=MediaType.JSON
+    )
 
 
 def on_domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
     return _body(exc.status_code, exc.message, field=exc.field)
 
 
-def _invalid(fields: list[FieldProblem]) -> Response[dict[str, Any]]:
-    for entry in fields:
-        # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
-        entry["message"] = entry["message"].removeprefix("Value error, ")
-    summary = "; ".join(
-        f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields
-    )
-    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+def _invalid(fields: list[tuple[str, str]]) -> Response[dict[str, Any]]:
+    # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
+    problems = [
+        FieldProblem(field=field, message=message.removeprefix("Value error, "))
+        for field, message in fields
+    ]
+    summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=problems)
 
 
 def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
@@ -92,7 +89,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response[
         return _body(400, "The request body is empty: send a JSON object.")
     return _invalid(
         [
-            {"field": str(error.get("key", "")), "message": str(error.get("message", ""))}
+            (str(error.get("key", "")), str(error.get("message", "")))
             for error in errors
             if isinstance(error, dict)
         ]
@@ -101,10 +98,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response[
 
 def on_pydantic_error(_: Request, exc: ValidationError) -> Response[dict[str, Any]]:
     return _invalid(
-        [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
+        [(".".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()]
     )
 
 

@@ -55,6 +55,9 @@ def test_every_operation_lists_its_error_answers_with_the_error_body(
     body = document["components"]["schemas"]["ErrorBody"]
     assert set(body["required"]) == {"status_code", "detail"}
     assert set(body["properties"]) == {"status_code", "detail", "field", "errors", "extra"}
+    for name in ("ErrorBody", "FieldProblem"):
+        for field, definition in document["components"]["schemas"][name]["properties"].items():
+            assert definition.get("description"), (name, field)
     operations = [
         (method, path, operation)
         for path, item in document["paths"].items()

@@ -28,7 +28,7 @@ from tests.support.practice import PracticeFixture, create_practice
 
 # Bounded so the suite stays quick; ATTUNE_FUZZ_EXAMPLES=200 for a deeper run by hand.
 EXAMPLES_PER_OPERATION = int(os.environ.get("ATTUNE_FUZZ_EXAMPLES", "8"))
-ERROR_BODY_KEYS = ErrorBody.__required_keys__ | ErrorBody.__optional_keys__
+ERROR_BODY_KEYS = set(ErrorBody.model_fields)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
