@@ -158,12 +158,14 @@ def api_keys_where_allowed(connection: ASGIConnection, handler: BaseRouteHandler
 
 
 def people_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Only a person signed in can do this, not an API key."""
     principal: Principal = connection.user
     if principal.is_scheduling_system:
         raise PermissionDeniedException("An API key can only report clients and appointments.")
 
 
 def owner_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Only the practice owner can do this."""
     principal: Principal = connection.user
     if not principal.is_owner:
         raise PermissionDeniedException("Only the practice owner can do this.")

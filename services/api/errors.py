@@ -16,7 +16,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.errors import DomainError
@@ -24,27 +24,58 @@ from shared.errors import DomainError
 log = structlog.get_logger("attune.api")
 
 
-def _body(status: int, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+class FieldProblem(BaseModel):
+    """One input field that is not right, and what is wrong with it."""
+
+    field: str = Field(description="The field, dotted for a nested one (e.g. rules.floor).")
+    message: str = Field(description="What is wrong with it, in words.")
+
+
+class ErrorBody(BaseModel):
+    """Every JSON error answer: its status again, what is wrong in words, and where it helps,
+    the field at fault. The OpenAPI document describes error answers with this model
+    (services/api/openapi_errors.py), and every JSON error is built from it."""
+
+    status_code: int = Field(description="The HTTP status, again.")
+    detail: str = Field(description="What is wrong, in words a person can act on.")
+    field: str | None = Field(default=None, description="The one input field at fault.")
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Each invalid field and its problem (422 only)."
+    )
+    extra: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="Whatever else the refusal adds."
+    )
+
+
+def _body(
+    status: int,
+    detail: str,
+    *,
+    field: str | None = None,
+    errors: list[FieldProblem] | None = None,
+    extra: dict[str, Any] | list[Any] | None = None,
+) -> Response[dict[str, Any]]:
+    body = ErrorBody(
+        status_code=status, detail=detail, field=field or None, errors=errors, extra=extra or None
+    )
+    # Keys left out rather than null: a client tests for the key.
     return Response(
-        {"status_code": status, "detail": detail, **extra},
-        status_code=status,
-        media_type=MediaType.JSON,
+        body.model_dump(exclude_none=True), status_code=status, media_type=MediaType.JSON
     )
 
 
 def on_domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
-    extra = {"field": exc.field} if exc.field else {}
-    return _body(exc.status_code, exc.message, **extra)
+    return _body(exc.status_code, exc.message, field=exc.field)
 
 
-def _invalid(fields: list[dict[str, str]]) -> Response[dict[str, Any]]:
-    for entry in fields:
-        # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
-        entry["message"] = entry["message"].removeprefix("Value error, ")
-    summary = "; ".join(
-        f"{f['field']}: {f['message']}" if f["field"] else f["message"] for f in fields
-    )
-    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=fields)
+def _invalid(fields: list[tuple[str, str]]) -> Response[dict[str, Any]]:
+    # Pydantic prefixes a validator's own words with "Value error, ": keep only the words.
+    problems = [
+        FieldProblem(field=field, message=message.removeprefix("Value error, "))
+        for field, message in fields
+    ]
+    summary = "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in problems)
+    return _body(HTTP_422_UNPROCESSABLE_ENTITY, f"Invalid input. {summary}", errors=problems)
 
 
 def on_validation_error(request: Request, exc: ValidationException) -> Response[dict[str, Any]]:
@@ -60,7 +91,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response[
         return _body(400, "The request body is empty: send a JSON object.")
     return _invalid(
         [
-            {"field": str(error.get("key", "")), "message": str(error.get("message", ""))}
+            (str(error.get("key", "")), str(error.get("message", "")))
             for error in errors
             if isinstance(error, dict)
         ]
@@ -69,10 +100,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response[
 
 def on_pydantic_error(_: Request, exc: ValidationError) -> Response[dict[str, Any]]:
     return _invalid(
-        [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
+        [(".".join(str(part) for part in error["loc"]), error["msg"]) for error in exc.errors()]
     )
 
 
@@ -80,7 +108,7 @@ def on_http_exception(_: Request, exc: HTTPException) -> Response[dict[str, Any]
     if isinstance(exc.__cause__, SerializationException):
         # Litestar passes on the parser's bare words ("Input data was truncated"): say what.
         return _body(400, f"The request body is not valid JSON or form data: {exc.detail}")
-    response = _body(exc.status_code, exc.detail, **({"extra": exc.extra} if exc.extra else {}))
+    response = _body(exc.status_code, exc.detail, extra=exc.extra)
     # e.g. Retry-After on a 429: the client needs it to know when to come back.
     response.headers.update(exc.headers or {})
     return response

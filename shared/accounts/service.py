@@ -19,6 +19,8 @@ from shared.security import hash_password, hash_token, new_token, password_match
 
 
 class BadCredentials(DomainError):
+    """The email and password do not match an account, or the account was deactivated."""
+
     status_code = 401
 
 

@@ -1,14 +1,20 @@
 """Schemathesis from outside, as issue 11 ran it: the CLI against a running `attune demo`,
 every phase (examples, coverage, fuzzing, stateful), signed in as the demo's owner, checking
-that nothing answers with a server error.
+that nothing answers with a server error and that every answer's status code and content
+type are ones the schema documents for its operation.
 
     .venv/bin/python -m tests.fuzz.schemathesis_cli [--max-examples 20] [--workers 1]
 
 It starts the demo in a scratch directory on free ports, signs in, runs
-`schemathesis run <url>/schema/openapi.json --checks not_a_server_error ...`, prints the
-CLI's own report, stops the demo and exits with the CLI's status (0: no server error).
+`schemathesis run <url>/schema/openapi.json --checks not_a_server_error,...`, prints the
+CLI's own report, stops the demo and exits with the CLI's status (0: no failure).
 tests/integration/test_fuzz.py runs the same checks in-process on every test run; this is
 the slower, outside-in run.
+
+Last runs (schemathesis 4.32.5, --max-examples 20, issue 15): 3,652 and 3,616 cases, 0
+failures. Before the error answers were documented (services/api/openapi_errors.py) the same
+run found 57 undocumented status codes in 47 of the 51 operations (3,958 cases); issue 11's
+run, with only not_a_server_error, had 2,773 cases and no error.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from shared.email.sink import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OWNER = {"email": "owner@example.com", "password": "attune-demo-password"}
+# No server error, and every answer one the schema documents for its operation.
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-examples", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--phases", default="examples,coverage,fuzzing,stateful")
+    parser.add_argument("--checks", default=CHECKS)
     args = parser.parse_args(argv)
 
     port, smtp_port = free_port(), free_port()
@@ -88,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             "--phases",
             args.phases,
             "--checks",
-            "not_a_server_error",
+            args.checks,
+            "--continue-on-failure",
             "--max-examples",
             str(args.max_examples),
             "--workers",

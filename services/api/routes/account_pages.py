@@ -20,7 +20,7 @@ from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
 from shared.accounts.links import open_link, use_link
 from shared.accounts.service import start_session
 from shared.credentials import practice_of_account_link
-from shared.errors import DomainError
+from shared.errors import Conflict, DomainError, Gone, Invalid
 from shared.models import AccountLinkPurpose
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -122,7 +122,13 @@ class AccountPageController(Controller):
 
     path = "/account"
     tags = ["account pages"]
-    opt = {"public": True, "rate_limit": "account_link", "exclude_from_csrf": True}
+    opt = {
+        "public": True,
+        "rate_limit": "account_link",
+        "exclude_from_csrf": True,
+        # Each answers these itself, with a page.
+        "raises": (Conflict, Gone, Invalid),
+    }
 
     @get(
         "/reset/{token:str}",

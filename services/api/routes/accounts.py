@@ -21,6 +21,7 @@ from shared.access import Principal
 from shared.accounts import links
 from shared.accounts import service as accounts
 from shared.credentials import practice_of_login
+from shared.errors import Conflict
 from shared.pagination import PageRequest
 
 
@@ -89,7 +90,7 @@ class AuthController(Controller):
 
     @post(
         "/login",
-        opt={"public": True, "rate_limit": "login"},
+        opt={"public": True, "rate_limit": "login", "raises": (accounts.BadCredentials,)},
         sync_to_thread=True,
         status_code=200,
         summary="Sign in",
@@ -196,6 +197,7 @@ class AccountController(Controller):
         guards=[owner_only],
         summary="Add a clinician",
         operation_id="addClinician",
+        opt={"raises": (Conflict,)},
     )
     def add_clinician(
         self, data: NewClinician, principal: Principal, context: ApiContext
@@ -226,6 +228,7 @@ class AccountController(Controller):
 
     @post(
         "/clinicians/{clinician_id:uuid}/invitation",
+        opt={"raises": (Conflict,)},
         sync_to_thread=True,
         status_code=201,
         guards=[owner_only],
@@ -266,6 +269,7 @@ class AccountController(Controller):
 
     @post(
         "/clinicians/{clinician_id:uuid}/deactivate",
+        opt={"raises": (Conflict,)},
         sync_to_thread=True,
         status_code=200,
         guards=[owner_only],

@@ -19,7 +19,7 @@ from services.api.context import ApiContext
 from services.api.schemas import Body, Moment, Out
 from shared.access import Principal
 from shared.appointments import service as appointments
-from shared.errors import Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.models import Appointment, AppointmentStatus
 
 
@@ -139,6 +139,7 @@ class AppointmentController(Controller):
         status_code=201,
         summary="Book an appointment",
         operation_id="bookAppointment",
+        opt={"raises": (Conflict,)},
     )
     def book(
         self,
@@ -201,6 +202,7 @@ class AppointmentController(Controller):
         status_code=200,
         summary="Reschedule an appointment",
         operation_id="rescheduleAppointment",
+        opt={"raises": (Conflict,)},
     )
     def reschedule(
         self,
@@ -232,6 +234,7 @@ class AppointmentController(Controller):
         status_code=200,
         summary="Report an appointment completed, cancelled or a no-show",
         operation_id="reportAppointment",
+        opt={"raises": (Conflict,)},
     )
     def transition(
         self,
@@ -260,6 +263,7 @@ class AppointmentController(Controller):
         status_code=200,
         summary="Book or reschedule by the scheduling system's id",
         operation_id="putExternalAppointment",
+        opt={"raises": (Invalid, Conflict)},
     )
     def upsert_external(
         self,
@@ -320,6 +324,7 @@ class AppointmentController(Controller):
         status_code=200,
         summary="Report an appointment by the scheduling system's id",
         operation_id="reportExternalAppointment",
+        opt={"raises": (Invalid, Conflict)},
     )
     def transition_external(
         self,

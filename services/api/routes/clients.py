@@ -13,6 +13,7 @@ from services.api.pagination import PAGE_HEADERS, paged
 from services.api.schemas import Body, Out, TimeZone
 from shared.access import Principal
 from shared.clients import service as clients
+from shared.errors import Conflict, Forbidden
 from shared.pagination import PageRequest
 from shared.privacy.erasure import erase_client
 from shared.privacy.export import export_client
@@ -80,7 +81,12 @@ class ClientController(Controller):
     opt = {"api_key": True}
 
     @post(
-        "/", sync_to_thread=True, status_code=201, summary="Add a client", operation_id="addClient"
+        "/",
+        sync_to_thread=True,
+        status_code=201,
+        summary="Add a client",
+        operation_id="addClient",
+        opt={"raises": (Forbidden, Conflict)},
     )
     def add(self, data: NewClient, principal: Principal, context: ApiContext) -> ClientOut:
         """Add a client of one of the practice's clinicians. Who: an API key or the owner

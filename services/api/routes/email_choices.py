@@ -15,6 +15,7 @@ from services.api.pagination import PAGE_HEADERS, paged
 from services.api.routes.clients import ClientOut
 from services.api.schemas import Body, Out
 from shared.access import Principal
+from shared.errors import Conflict, Forbidden
 from shared.models import NotificationKind, NotificationStatus, NudgeDelivery
 from shared.notifications import digests
 from shared.notifications.listing import list_notifications
@@ -100,6 +101,7 @@ class OptOutController(Controller):
         status_code=200,
         summary="Resume a client's invitations",
         operation_id="resumeInvitations",
+        opt={"raises": (Forbidden, Conflict)},
     )
     def resume(
         self, client_id: UUID, data: ResumeInvitations, principal: Principal, context: ApiContext

@@ -8,6 +8,7 @@ from pydantic import EmailStr, Field
 from services.api.context import ApiContext
 from services.api.schemas import AccountOut, Body, Out, TimeZone
 from shared.accounts.service import start_session
+from shared.errors import Conflict
 from shared.practice.service import sign_up
 from shared.practice.settings import CrisisLine
 
@@ -75,7 +76,7 @@ class PracticeController(Controller):
 
     @post(
         "/practices",
-        opt={"public": True, "rate_limit": "sign_up"},
+        opt={"public": True, "rate_limit": "sign_up", "raises": (Conflict,)},
         sync_to_thread=True,
         status_code=201,
         summary="Sign up a practice",

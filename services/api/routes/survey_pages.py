@@ -124,7 +124,13 @@ class SurveyPageController(Controller):
     include_in_schema = True
     tags = ["client pages"]
     # The single-use link is the credential: no cookie rides along, so no CSRF token.
-    opt = {"public": True, "rate_limit": "survey", "exclude_from_csrf": True}
+    opt = {
+        "public": True,
+        "rate_limit": "survey",
+        "exclude_from_csrf": True,
+        # Each answers these itself, with a page.
+        "raises": (Conflict, Gone, Invalid),
+    }
 
     @get(
         "/s/{token:str}", sync_to_thread=True, summary="Show the survey", operation_id="showSurvey"
