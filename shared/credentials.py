@@ -37,8 +37,18 @@ def practice_of_credential(db: Database, raw: str) -> UUID | None:
 
 def practice_of_link(db: Database, raw: str) -> UUID | None:
     """A survey or unsubscribe link's token."""
+    return _practice(db, _link_practice(raw))
+
+
+async def practice_of_link_async(db: Database, raw: str) -> UUID | None:
+    """practice_of_link, on the event loop."""
+    async with db.lookup_async() as connection:
+        return (await connection.execute(_link_practice(raw))).scalar()  # type: ignore[no-any-return]
+
+
+def _link_practice(raw: str) -> Any:
     digest = hash_token(raw)
-    return _practice(db, select(AccessToken.practice_id).where(AccessToken.token_hash == digest))
+    return select(AccessToken.practice_id).where(AccessToken.token_hash == digest)
 
 
 def practice_of_account_link(db: Database, raw: str) -> UUID | None:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
 
 from shared.clock import Clock
 from shared.db import Database
 from shared.models import OutboxEvent
+
+# Set in a session's info by emit: whoever committed it has events for the relay.
+EMITTED = "outbox_emitted"
+
+
+def emitted(session: Session) -> bool:
+    """Whether this session's transaction recorded any event (so a relay has work)."""
+    return bool(session.info.get(EMITTED))
 
 
 class Publisher(Protocol):
@@ -24,14 +34,25 @@ def emit(session: Session, actor: str, practice_id: UUID, *ids: UUID, at: dateti
     Messages carry ids only, never objects: the worker reads the current state, and the
     practice id first so the worker can set the tenant before it reads anything.
     """
-    session.add(
-        OutboxEvent(
-            practice_id=practice_id,
-            actor=actor,
-            args=[str(practice_id), *(str(i) for i in ids)],
-            created_at=at,
-        )
-    )
+    session.info[EMITTED] = True
+    session.add(OutboxEvent(**_event(actor, practice_id, ids, at)))
+
+
+async def emit_async(
+    connection: AsyncConnection, actor: str, practice_id: UUID, *ids: UUID, at: datetime
+) -> None:
+    """emit, on a Core connection on the event loop: the same row, in the same transaction."""
+    table = OutboxEvent.__table__  # type: ignore[attr-defined]
+    await connection.execute(insert(table).values(**_event(actor, practice_id, ids, at)))
+
+
+def _event(actor: str, practice_id: UUID, ids: Sequence[UUID], at: datetime) -> dict[str, Any]:
+    return {
+        "practice_id": practice_id,
+        "actor": actor,
+        "args": [str(practice_id), *(str(i) for i in ids)],
+        "created_at": at,
+    }
 
 
 def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500) -> int:

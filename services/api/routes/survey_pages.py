@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager as ContextManager
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -107,36 +109,42 @@ class SurveyPageController(Controller):
         """The survey page. A `?<item>=<1-5>` query pre-selects an answer; nothing is stored."""
         return _survey_page(context, token, request.query_params)
 
-    @post("/s/{token:str}", sync_to_thread=True, status_code=200)
-    def submit(
+    @post("/s/{token:str}", status_code=200)
+    async def submit(
         self,
         token: str,
         data: Annotated[dict[str, Any], FORM],
         context: ApiContext,
     ) -> Template:
-        """Store the answers, once. A second submission with the same link is refused."""
+        """Store the answers, once. A second submission with the same link is refused.
+
+        A coroutine (responses.submit_response runs on the event loop): the route every
+        emailed client takes is the one that must not wait for a worker thread."""
         now = context.clock.now()
         try:
             if len(data) > MAX_FORM_FIELDS:
                 raise Invalid("Too many fields in this form.")
-            scores = {k: v for k, v in data.items() if k not in {"talk", "comment"}}
             comment = data.get("comment")
-            with _link_transaction(context, token) as session:
-                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
-                responses.submit_response(
-                    session,
-                    link.subject_id,
-                    scores=scores,
-                    asked_to_talk=str(data.get("talk", "")).lower() in {"1", "on", "yes", "true"},
-                    comment=comment if isinstance(comment, str) else None,
-                    now=now,
-                )
-            if context.relay is not None:
-                context.relay.wake()
+            await responses.submit_response(
+                context.db,
+                token,
+                scores={k: v for k, v in data.items() if k not in {"talk", "comment"}},
+                asked_to_talk=str(data.get("talk", "")).lower() in {"1", "on", "yes", "true"},
+                comment=comment if isinstance(comment, str) else None,
+                now=now,
+            )
         except Invalid as error:
-            return _survey_page(context, token, data, status=error.status_code, error=error.message)
+            return await anyio.to_thread.run_sync(
+                partial(_survey_page, status=error.status_code, error=error.message),
+                context,
+                token,
+                data,
+            )
         except DomainError as error:
             return _problem(error)
+        # The answer's evaluation waits in the outbox: publish it now, not at the next tick.
+        if context.relay is not None:
+            context.relay.wake()
         return _page(
             "message.html",
             title="Thank you",
