@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, SQLModel
 
 
-def _claiming(
-    model: type[SQLModel], row_id: UUID, still: tuple[ColumnElement[bool], ...], values: Any
+def claiming(
+    model: type[SQLModel], row_id: Any, *still: ColumnElement[bool], **values: Any
 ) -> Update:
+    """The claim as a statement, for a caller that builds on it (a CTE whose later parts run
+    only for the row it took); `row_id` may be a bindparam."""
     table = model.__table__  # type: ignore[attr-defined]
     (key,) = table.primary_key.columns
     return update(table).where(key == row_id).where(*still).values(**values)
@@ -28,7 +30,7 @@ def claim(
     """Set `values` on one row only while it still matches `still` (its status, a due time):
     one UPDATE ... WHERE, so of two workers, two schedulers or a redelivered message only one
     gets rowcount 1. True if this call took the row; its caller does the work only then."""
-    return session.execute(_claiming(model, row_id, still, values)).rowcount == 1  # type: ignore[attr-defined]
+    return session.execute(claiming(model, row_id, *still, **values)).rowcount == 1  # type: ignore[attr-defined]
 
 
 async def claim_async(
@@ -39,4 +41,4 @@ async def claim_async(
     **values: Any,
 ) -> bool:
     """claim, on a Core connection on the event loop: the same single UPDATE ... WHERE."""
-    return (await connection.execute(_claiming(model, row_id, still, values))).rowcount == 1
+    return (await connection.execute(claiming(model, row_id, *still, **values))).rowcount == 1

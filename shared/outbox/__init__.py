@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import FromClause, Insert, bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
 
@@ -42,8 +42,27 @@ async def emit_async(
     connection: AsyncConnection, actor: str, practice_id: UUID, *ids: UUID, at: datetime
 ) -> None:
     """emit, on a Core connection on the event loop: the same row, in the same transaction."""
-    table = OutboxEvent.__table__  # type: ignore[attr-defined]
-    await connection.execute(insert(table).values(**_event(actor, practice_id, ids, at)))
+    await connection.execute(insert(_TABLE).values(**_event(actor, practice_id, ids, at)))
+
+
+def emit_after(source: FromClause) -> Insert:
+    """emit as part of a larger statement: an INSERT of the event once per row of `source`
+    (a CTE that claimed or wrote something), its values bound by event_params at execution.
+    It returns each event's id: no row back, no event written (the driver gives no row count
+    for a statement whose CTEs return rows)."""
+    values = [bindparam(_PARAM + name, type_=_TABLE.c[name].type) for name in _EVENT_COLUMNS]
+    chosen = select(*values).select_from(source)
+    return insert(_TABLE).from_select(_EVENT_COLUMNS, chosen).returning(_TABLE.c.id)
+
+
+def event_params(actor: str, practice_id: UUID, *ids: UUID, at: datetime) -> dict[str, Any]:
+    """The parameters of an emit_after statement."""
+    return {_PARAM + k: v for k, v in _event(actor, practice_id, ids, at).items()}
+
+
+_TABLE = OutboxEvent.__table__  # type: ignore[attr-defined]
+_EVENT_COLUMNS = ["practice_id", "actor", "args", "created_at"]
+_PARAM = "outbox_"
 
 
 def _event(actor: str, practice_id: UUID, ids: Sequence[UUID], at: datetime) -> dict[str, Any]:

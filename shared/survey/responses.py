@@ -9,13 +9,14 @@ from statistics import fmean
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
 
 from shared.credentials import practice_of_link_async
 from shared.db import Database
-from shared.db.claim import claim_async
+from shared.db.claim import claim_async, claiming
 from shared.errors import Conflict, Gone, Invalid, NotFound
 from shared.models import (
     AccessToken,
@@ -27,7 +28,7 @@ from shared.models import (
     Response,
     TokenPurpose,
 )
-from shared.outbox import emit_async
+from shared.outbox import emit_after, emit_async, event_params
 from shared.practice.service import current_settings
 from shared.practice.settings import PracticeSettings
 from shared.security import hash_token
@@ -178,7 +179,7 @@ async def submit_response(
     invitation (the single use of the link), the response, the outbox event."""
     practice_id = await practice_of_link_async(db, raw_token)
     async with db.transaction_async(practice_id) as connection:
-        found = (await connection.execute(_answer_state(hash_token(raw_token)))).first()
+        found = (await connection.execute(_ANSWER_STATE, {"digest": hash_token(raw_token)})).first()
         response = accept_answer(
             AnswerState(*found) if found else None,
             scores=scores,
@@ -186,31 +187,20 @@ async def submit_response(
             comment=comment,
             now=now,
         )
-        claimed = await claim_async(
-            connection,
-            Invitation,
-            response["invitation_id"],
-            col(Invitation.status) == InvitationStatus.SENT,
-            status=InvitationStatus.ANSWERED,
-            answered_at=now,
-        )
+        try:
+            claimed = await _store(connection, response, now=now)
+        except IntegrityError:
+            # No savepoint: the claim already makes this the invitation's only response, so
+            # the unique index fires only on a bug, and then the whole transaction is refused.
+            raise Conflict("This survey has already been answered.") from None
         if not claimed:
             raise Conflict(ALREADY_ANSWERED)
-        # No savepoint: the claim above already makes this the invitation's only response, so
-        # the unique index can only fire on a bug, and then the whole transaction is refused.
-        try:
-            await connection.execute(insert(_RESPONSE).values(**response))
-        except IntegrityError:
-            raise Conflict("This survey has already been answered.") from None
-        await emit_async(
-            connection, EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now
-        )
     return response["id"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class AnswerState:
-    """What accept_answer reads, in _answer_state's column order. Everything past the link
+    """What accept_answer reads, in _ANSWER_STATE's column order. Everything past the link
     is None when the link opens no invitation (an unsubscribe link's subject is a client)."""
 
     purpose: TokenPurpose
@@ -233,33 +223,107 @@ _SETTINGS = PracticeSettingsVersion.__table__  # type: ignore[attr-defined]
 _RESPONSE = Response.__table__  # type: ignore[attr-defined]
 
 
-def _answer_state(digest: str) -> Any:
-    """One read: the link, its invitation, the invitation's client's clinician and the
-    practice's current settings (AnswerState)."""
-    return (
-        select(
-            _TOKEN.c.purpose,
-            _TOKEN.c.expires_at,
-            _INVITATION.c.id,
-            _INVITATION.c.practice_id,
-            _INVITATION.c.client_id,
-            _INVITATION.c.appointment_id,
-            _INVITATION.c.status,
-            _INVITATION.c.expires_at,
-            _CLIENT.c.clinician_id,
-            _SETTINGS.c.body,
-        )
-        .select_from(_TOKEN)
-        .outerjoin(_INVITATION, _INVITATION.c.id == _TOKEN.c.subject_id)
-        .outerjoin(_CLIENT, _CLIENT.c.id == _INVITATION.c.client_id)
-        .outerjoin(_PRACTICE, _PRACTICE.c.id == _INVITATION.c.practice_id)
-        .outerjoin(
-            _SETTINGS,
-            (_SETTINGS.c.practice_id == _PRACTICE.c.id)
-            & (_SETTINGS.c.version == _PRACTICE.c.settings_version),
-        )
-        .where(_TOKEN.c.token_hash == digest)
+async def _store(connection: AsyncConnection, response: dict[str, Any], *, now: datetime) -> bool:
+    """The claim of the invitation (the single use of the link) and, only if it took it, the
+    response and its evaluation's outbox event. False: another answer took it first."""
+    if connection.dialect.name == "postgresql":
+        # One round trip: data-modifying CTEs, which SQLite lacks.
+        event = event_params(EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now)
+        claim = {
+            "invitation_id": response["invitation_id"],
+            "still_status": InvitationStatus.SENT,
+            "claimed_status": InvitationStatus.ANSWERED,
+            "answered_at": now,
+        }
+        # Prefixed: a parameter named like a column of the UPDATE would be SET on it.
+        row = {f"response_{name}": value for name, value in response.items()}
+        stored = await connection.execute(_STORE, {**row, **event, **claim})
+        return stored.first() is not None
+    if not await claim_async(
+        connection,
+        Invitation,
+        response["invitation_id"],
+        _STILL_SENT,
+        status=InvitationStatus.ANSWERED,
+        answered_at=now,
+    ):
+        return False
+    await connection.execute(insert(_RESPONSE).values(**response))
+    await emit_async(connection, EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now)
+    return True
+
+
+# The statements are built once: the survey answer is the hot path.
+_STILL_SENT = col(Invitation.status) == InvitationStatus.SENT
+_RESPONSE_COLUMNS = [
+    "id",
+    "practice_id",
+    "invitation_id",
+    "client_id",
+    "clinician_id",
+    "appointment_id",
+    "scores",
+    "mean",
+    "asked_to_talk",
+    "comment",
+    "submitted_at",
+]
+# Every value a named parameter: SQLAlchemy 2.1 loses the values of literals inside a
+# data-modifying CTE ("A value is required for bind parameter").
+_CLAIMED = (
+    claiming(
+        Invitation,
+        bindparam("invitation_id"),
+        col(Invitation.status) == bindparam("still_status"),
+        status=bindparam("claimed_status"),
+        answered_at=bindparam("answered_at"),
     )
+    .returning(_INVITATION.c.id)
+    .cte("claimed")
+)
+_ANSWERED = (
+    insert(_RESPONSE)
+    .from_select(
+        _RESPONSE_COLUMNS,
+        select(
+            *(
+                bindparam(f"response_{name}", type_=_RESPONSE.c[name].type)
+                for name in _RESPONSE_COLUMNS
+            )
+        ).select_from(_CLAIMED),
+    )
+    .returning(_RESPONSE.c.id)
+    .cte("answered")
+)
+_STORE = emit_after(_ANSWERED)
+
+
+# One read: the link, its invitation, the invitation's client's clinician and the practice's
+# current settings (AnswerState).
+_ANSWER_STATE = (
+    select(
+        _TOKEN.c.purpose,
+        _TOKEN.c.expires_at,
+        _INVITATION.c.id,
+        _INVITATION.c.practice_id,
+        _INVITATION.c.client_id,
+        _INVITATION.c.appointment_id,
+        _INVITATION.c.status,
+        _INVITATION.c.expires_at,
+        _CLIENT.c.clinician_id,
+        _SETTINGS.c.body,
+    )
+    .select_from(_TOKEN)
+    .outerjoin(_INVITATION, _INVITATION.c.id == _TOKEN.c.subject_id)
+    .outerjoin(_CLIENT, _CLIENT.c.id == _INVITATION.c.client_id)
+    .outerjoin(_PRACTICE, _PRACTICE.c.id == _INVITATION.c.practice_id)
+    .outerjoin(
+        _SETTINGS,
+        (_SETTINGS.c.practice_id == _PRACTICE.c.id)
+        & (_SETTINGS.c.version == _PRACTICE.c.settings_version),
+    )
+    .where(_TOKEN.c.token_hash == bindparam("digest"))
+)
 
 
 def client_of_invitation(session: Session, invitation_id: UUID) -> Client:
