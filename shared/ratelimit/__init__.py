@@ -75,6 +75,16 @@ class MemoryCounter:
         return self.hit(window)  # memory only: nothing to wait for
 
 
+# One command, atomic: count the hit, and give a new window's key its expiry.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+
 class RedisCounter:
     """Counts in Redis, shared by every API process.
 
@@ -92,29 +102,25 @@ class RedisCounter:
         self._async_redis = redis.asyncio.Redis.from_url(
             url, socket_timeout=0.5, socket_connect_timeout=0.5
         )
+        self._count = self._redis.register_script(_COUNT)
+        self._count_async = self._async_redis.register_script(_COUNT)
         self._error = redis.RedisError
         self._prefix = f"{namespace}:ratelimit:"
         self._fallback = MemoryCounter()
 
     def hit(self, window: Window) -> int:
-        key = self._prefix + window.key
         try:
-            with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, window.seconds + 60)
-                count, _ = pipe.execute()
+            count = self._count(keys=[self._prefix + window.key], args=[window.seconds + 60])
         except self._error:
             log.warning("ratelimit.redis_unavailable", bucket=window.key.split(":", 1)[0])
             return self._fallback.hit(window)
         return int(count)
 
     async def hit_async(self, window: Window) -> int:
-        key = self._prefix + window.key
         try:
-            async with self._async_redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, window.seconds + 60)
-                count, _ = await pipe.execute()
+            count = await self._count_async(
+                keys=[self._prefix + window.key], args=[window.seconds + 60]
+            )
         except (self._error, OSError, TimeoutError):
             log.warning("ratelimit.redis_unavailable", bucket=window.key.split(":", 1)[0])
             return self._fallback.hit(window)
