@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from shared.db import Database, create_database
 from shared.db.migrations import upgrade
 from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
+from shared.privacy.encryption import derived_key
 from shared.ratelimit import DEFAULT_LIMITS
 from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
@@ -81,6 +82,11 @@ def environment(**extra: str) -> dict[str, str]:
         ATTUNE_REDIS_NAMESPACE=f"attune-bench-{os.getpid()}",
         ATTUNE_RATE_LIMITS=UNFILLED_RATE_LIMITS,
         ATTUNE_LOG_LEVEL="WARNING",
+        # What production mode refuses to start without (Settings.production_problems); the
+        # served processes listen on 127.0.0.1 only.
+        ATTUNE_SECRET_KEY="bench-secret-" + "z" * 40,
+        ATTUNE_COMMENT_KEYS=derived_key("bench comment key"),
+        ATTUNE_PRIVATE_NETWORK="true",
     )
     env.update(extra)
     return env

@@ -145,7 +145,9 @@ class TokenAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=credential)
 
 
-def api_keys_where_allowed(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread, a thread hop
+# on every request for a check that reads only memory.
+async def api_keys_where_allowed(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Applied to every route: an API key is refused unless the route says it is for the
     scheduling system (opt={"api_key": True}), so a route added later is closed by default."""
     principal = connection.scope.get("user")
@@ -157,14 +159,14 @@ def api_keys_where_allowed(connection: ASGIConnection, handler: BaseRouteHandler
         raise PermissionDeniedException("An API key can only report clients and appointments.")
 
 
-def people_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def people_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Only a person signed in can do this, not an API key."""
     principal: Principal = connection.user
     if principal.is_scheduling_system:
         raise PermissionDeniedException("An API key can only report clients and appointments.")
 
 
-def owner_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def owner_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Only the practice owner can do this."""
     principal: Principal = connection.user
     if not principal.is_owner:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from shared.access import Principal
 from shared.clock import Clock
 from shared.db import Database
+from shared.outbox import emitted
 from shared.settings import Settings
 
 
@@ -32,8 +33,8 @@ class ApiContext:
         with self.db.transaction(principal.practice_id if principal else None) as session:
             yield session
         # Events committed with the change: let the relay publish them without waiting for
-        # the scheduler's next tick.
-        if self.relay is not None:
+        # the scheduler's next tick. A transaction that wrote none leaves the relay asleep.
+        if self.relay is not None and emitted(session):
             self.relay.wake()
 
 

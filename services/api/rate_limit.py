@@ -59,18 +59,31 @@ def _is_trusted(text: str, trusted: tuple[IpNetwork, ...]) -> bool:
     return any(address in network for network in trusted)
 
 
+def _too_many(limited: RateLimited) -> TooManyRequestsException:
+    return TooManyRequestsException(
+        f"Too many requests. Please wait {limited.retry_after} seconds and try again.",
+        headers={"Retry-After": str(limited.retry_after)},
+    )
+
+
 def enforce(connection: ASGIConnection, bucket: str, identity: str) -> None:
+    """For a handler running in a worker thread (a sign-in counts the account it names)."""
     limiter: RateLimiter = connection.app.state.rate_limiter
     try:
         limiter.check(bucket, identity, context_of(connection).clock.now())  # type: ignore[arg-type]
     except RateLimited as limited:
-        raise TooManyRequestsException(
-            f"Too many requests. Please wait {limited.retry_after} seconds and try again.",
-            headers={"Retry-After": str(limited.retry_after)},
-        ) from None
+        raise _too_many(limited) from None
 
 
-def rate_limited(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def rate_limited(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A coroutine, so that counting a request in Redis neither blocks the event loop nor
+    hops to a worker thread (Litestar runs a plain function guard in one)."""
     bucket = handler.opt.get("rate_limit")
-    if bucket:
-        enforce(connection, bucket, client_address(connection))
+    if not bucket:
+        return
+    limiter: RateLimiter = connection.app.state.rate_limiter
+    now = context_of(connection).clock.now()  # type: ignore[arg-type]
+    try:
+        await limiter.check_async(bucket, client_address(connection), now)
+    except RateLimited as limited:
+        raise _too_many(limited) from None

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+SET_PRACTICE = text("SELECT set_config('app.practice_id', :practice_id, true)")
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -61,11 +65,43 @@ class Database:
     def transaction(self, practice_id: UUID | None = None) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             if practice_id is not None and self.dialect == "postgresql":
-                session.execute(
-                    text("SELECT set_config('app.practice_id', :practice_id, true)"),
-                    {"practice_id": str(practice_id)},
-                )
+                session.execute(SET_PRACTICE, {"practice_id": str(practice_id)})
             yield session
+
+    # The event loop's way in, for the few hot paths written as SQLAlchemy Core coroutines (a
+    # survey answer): the same URLs, roles and rules as transaction() and across_practices(),
+    # through the async form of the same driver (psycopg; aiosqlite on SQLite), so a request
+    # waits for the database without holding a worker thread. Made on first use: workers and
+    # the scheduler never open them.
+    @cached_property
+    def _async_engine(self) -> AsyncEngine:
+        return _async_twin(self.engine)
+
+    @cached_property
+    def _async_system_lookups(self) -> AsyncEngine:
+        if self.system_engine is self.engine:
+            twin = self._async_engine
+        else:
+            twin = _async_twin(self.system_engine)
+        if self.dialect != "postgresql":
+            return twin
+        return twin.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def transaction_async(
+        self, practice_id: UUID | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """transaction(), as a Core connection on the event loop."""
+        async with self._async_engine.begin() as connection:
+            if practice_id is not None and self.dialect == "postgresql":
+                await connection.execute(SET_PRACTICE, {"practice_id": str(practice_id)})
+            yield connection
+
+    @asynccontextmanager
+    async def lookup_async(self) -> AsyncIterator[AsyncConnection]:
+        """across_practices(one_statement=True), on the event loop: one credential lookup."""
+        async with self._async_system_lookups.begin() as connection:
+            yield connection
 
     @contextmanager
     def prepared_transaction(self, practice_id: UUID) -> Iterator[Session]:
@@ -121,6 +157,12 @@ class Database:
         self.engine.dispose()
         if self.system_engine is not self.engine:
             self.system_engine.dispose()
+        # The event loop that opened these connections may be gone: drop them unclosed
+        # (the server ends each session when its socket closes).
+        for name in ("_async_engine", "_async_system_lookups"):
+            twin = self.__dict__.pop(name, None)
+            if twin is not None:
+                twin.sync_engine.dispose(close=False)
 
 
 def create_database(url: str, *, system_url: str | None = None, pool_size: int = 10) -> Database:
@@ -138,6 +180,21 @@ def create_database(url: str, *, system_url: str | None = None, pool_size: int =
     # the same concurrency as the application's: a smaller one opens and closes a connection
     # per request once it overflows (a fifth of a survey answer's time when it was 2).
     return Database(engine, _postgres_engine(system_url, pool_size))
+
+
+def _async_twin(engine: Engine) -> AsyncEngine:
+    """An async engine on the same database, role and pool size as `engine`."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        twin = create_async_engine(
+            url.set(drivername="sqlite+aiosqlite"), connect_args={"timeout": 30}
+        )
+        _tune_sqlite(twin.sync_engine)
+        return twin
+    size = engine.pool.size()  # type: ignore[attr-defined]
+    return create_async_engine(
+        url.set(drivername="postgresql+psycopg"), pool_size=size, max_overflow=size
+    )
 
 
 def _postgres_engine(url: str, pool_size: int) -> Engine:

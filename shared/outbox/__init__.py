@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
+from sqlalchemy import FromClause, Insert, bindparam, insert, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
 
 from shared.clock import Clock
@@ -16,6 +19,14 @@ from shared.logging import current_request_id, following
 from shared.models import OutboxEvent
 
 log = structlog.get_logger("attune.outbox")
+
+# Set in a session's info by emit: whoever committed it has events for the relay.
+EMITTED = "outbox_emitted"
+
+
+def emitted(session: Session) -> bool:
+    """Whether this session's transaction recorded any event (so a relay has work)."""
+    return bool(session.info.get(EMITTED))
 
 
 class Publisher(Protocol):
@@ -31,15 +42,45 @@ def emit(session: Session, actor: str, practice_id: UUID, *ids: UUID, at: dateti
     practice id first so the worker can set the tenant before it reads anything. The request id
     of the work at hand goes with it, so the worker logs under the same id.
     """
-    session.add(
-        OutboxEvent(
-            practice_id=practice_id,
-            actor=actor,
-            args=[str(practice_id), *(str(i) for i in ids)],
-            created_at=at,
-            request_id=current_request_id(),
-        )
-    )
+    session.info[EMITTED] = True
+    session.add(OutboxEvent(**_event(actor, practice_id, ids, at)))
+
+
+async def emit_async(
+    connection: AsyncConnection, actor: str, practice_id: UUID, *ids: UUID, at: datetime
+) -> None:
+    """emit, on a Core connection on the event loop: the same row, in the same transaction."""
+    await connection.execute(insert(_TABLE).values(**_event(actor, practice_id, ids, at)))
+
+
+def emit_after(source: FromClause) -> Insert:
+    """emit as part of a larger statement: an INSERT of the event once per row of `source`
+    (a CTE that claimed or wrote something), its values bound by event_params at execution.
+    It returns each event's id: no row back, no event written (the driver gives no row count
+    for a statement whose CTEs return rows)."""
+    values = [bindparam(_PARAM + name, type_=_TABLE.c[name].type) for name in _EVENT_COLUMNS]
+    chosen = select(*values).select_from(source)
+    return insert(_TABLE).from_select(_EVENT_COLUMNS, chosen).returning(_TABLE.c.id)
+
+
+def event_params(actor: str, practice_id: UUID, *ids: UUID, at: datetime) -> dict[str, Any]:
+    """The parameters of an emit_after statement."""
+    return {_PARAM + k: v for k, v in _event(actor, practice_id, ids, at).items()}
+
+
+_TABLE = OutboxEvent.__table__  # type: ignore[attr-defined]
+_EVENT_COLUMNS = ["practice_id", "actor", "args", "created_at", "request_id"]
+_PARAM = "outbox_"
+
+
+def _event(actor: str, practice_id: UUID, ids: Sequence[UUID], at: datetime) -> dict[str, Any]:
+    return {
+        "practice_id": practice_id,
+        "actor": actor,
+        "args": [str(practice_id), *(str(i) for i in ids)],
+        "created_at": at,
+        "request_id": current_request_id(),
+    }
 
 
 def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500) -> int:
@@ -53,24 +94,39 @@ def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500)
     published = 0
     while True:
         with db.across_practices() as session:
-            rows = session.exec(
-                select(OutboxEvent)
-                .where(col(OutboxEvent.published_at).is_(None))
-                .order_by(col(OutboxEvent.id))
+            # Columns, not objects, and one UPDATE for the batch: the relay runs in the API
+            # process after every answer.
+            rows = session.execute(
+                sa_select(
+                    _TABLE.c.id,
+                    _TABLE.c.actor,
+                    _TABLE.c.args,
+                    _TABLE.c.practice_id,
+                    _TABLE.c.request_id,
+                )
+                .where(_TABLE.c.published_at.is_(None))
+                # In the order of ix_outbox_unpublished (published_at, id): ordered by id alone,
+                # PostgreSQL walked every published row ahead of the first unpublished one.
+                .order_by(_TABLE.c.published_at, _TABLE.c.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             ).all()
             now = clock.now()
-            for row in rows:
-                with following(row.request_id):
-                    publisher.publish(row.actor, row.args)
+            for event_id, actor, args, practice_id, request_id in rows:
+                with following(request_id):
+                    publisher.publish(actor, args)
                     log.info(
                         "outbox.published",
-                        actor=row.actor,
-                        event_id=row.id,
-                        practice_id=str(row.practice_id),
+                        actor=actor,
+                        event_id=event_id,
+                        practice_id=str(practice_id),
                     )
-                row.published_at = now
+            if rows:
+                session.execute(
+                    update(_TABLE)
+                    .where(_TABLE.c.id.in_([row[0] for row in rows]))
+                    .values(published_at=now)
+                )
             published += len(rows)
         if len(rows) < batch:
             return published

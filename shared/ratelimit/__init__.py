@@ -52,6 +52,11 @@ class Counter(Protocol):
         """Count one request in the window; return how many it now holds."""
         ...
 
+    async def hit_async(self, window: Window) -> int:
+        """hit, for a caller on the event loop: it waits for Redis without blocking the loop
+        and without a hop to a worker thread."""
+        ...
+
 
 class MemoryCounter:
     def __init__(self) -> None:
@@ -66,6 +71,19 @@ class MemoryCounter:
             self._counts[window.key] = self._counts.get(window.key, 0) + 1
             return self._counts[window.key]
 
+    async def hit_async(self, window: Window) -> int:
+        return self.hit(window)  # memory only: nothing to wait for
+
+
+# One command, atomic: count the hit, and give a new window's key its expiry.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
 
 class RedisCounter:
     """Counts in Redis, shared by every API process.
@@ -77,21 +95,33 @@ class RedisCounter:
 
     def __init__(self, url: str, namespace: str) -> None:
         import redis
+        import redis.asyncio
 
         # Short timeouts: a hung Redis must cost a request milliseconds, not seconds.
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._async_redis = redis.asyncio.Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        self._count = self._redis.register_script(_COUNT)
+        self._count_async = self._async_redis.register_script(_COUNT)
         self._error = redis.RedisError
         self._prefix = f"{namespace}:ratelimit:"
         self._fallback = MemoryCounter()
 
     def hit(self, window: Window) -> int:
-        key = self._prefix + window.key
         try:
-            with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, window.seconds + 60)
-                count, _ = pipe.execute()
+            count = self._count(keys=[self._prefix + window.key], args=[window.seconds + 60])
         except self._error:
+            log.warning("ratelimit.redis_unavailable", bucket=window.key.split(":", 1)[0])
+            return self._fallback.hit(window)
+        return int(count)
+
+    async def hit_async(self, window: Window) -> int:
+        try:
+            count = await self._count_async(
+                keys=[self._prefix + window.key], args=[window.seconds + 60]
+            )
+        except (self._error, OSError, TimeoutError):
             log.warning("ratelimit.redis_unavailable", bucket=window.key.split(":", 1)[0])
             return self._fallback.hit(window)
         return int(count)
@@ -113,4 +143,11 @@ class RateLimiter:
         allowed, seconds = self.limits[bucket]
         window = window_of(bucket, identity, seconds, now)
         if self.counter.hit(window) > allowed:
+            raise RateLimited(window.retry_after)
+
+    async def check_async(self, bucket: str, identity: str, now: datetime) -> None:
+        """check, from the event loop (Counter.hit_async)."""
+        allowed, seconds = self.limits[bucket]
+        window = window_of(bucket, identity, seconds, now)
+        if await self.counter.hit_async(window) > allowed:
             raise RateLimited(window.retry_after)

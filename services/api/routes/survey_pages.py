@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager as ContextManager
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
@@ -145,12 +147,11 @@ class SurveyPageController(Controller):
 
     @post(
         "/s/{token:str}",
-        sync_to_thread=True,
         status_code=200,
         summary="Answer the survey",
         operation_id="answerSurvey",
     )
-    def submit(
+    async def submit(
         self,
         token: str,
         data: Annotated[dict[str, Any], SURVEY_FORM],
@@ -159,29 +160,35 @@ class SurveyPageController(Controller):
         """Store the client's answers (an HTML form post; the token in the path is the
         credential). Once only: a second submission with the same link is refused (409),
         and a missing or out-of-range score shows the form again with what to fix (422).
-        Returns a thank-you page."""
+        Returns a thank-you page.
+
+        A coroutine (responses.submit_response runs on the event loop): the route every
+        emailed client takes is the one that must not wait for a worker thread."""
         now = context.clock.now()
         try:
             if len(data) > MAX_FORM_FIELDS:
                 raise Invalid("Too many fields in this form.")
-            scores = {k: v for k, v in data.items() if k not in {"talk", "comment"}}
             comment = data.get("comment")
-            with _link_transaction(context, token) as session:
-                link = responses.resolve_link(session, token, TokenPurpose.SURVEY, now=now)
-                responses.submit_response(
-                    session,
-                    link.subject_id,
-                    scores=scores,
-                    asked_to_talk=str(data.get("talk", "")).lower() in {"1", "on", "yes", "true"},
-                    comment=comment if isinstance(comment, str) else None,
-                    now=now,
-                )
-            if context.relay is not None:
-                context.relay.wake()
+            await responses.submit_response(
+                context.db,
+                token,
+                scores={k: v for k, v in data.items() if k not in {"talk", "comment"}},
+                asked_to_talk=str(data.get("talk", "")).lower() in {"1", "on", "yes", "true"},
+                comment=comment if isinstance(comment, str) else None,
+                now=now,
+            )
         except Invalid as error:
-            return _survey_page(context, token, data, status=error.status_code, error=error.message)
+            return await anyio.to_thread.run_sync(
+                partial(_survey_page, status=error.status_code, error=error.message),
+                context,
+                token,
+                data,
+            )
         except DomainError as error:
             return _problem(error)
+        # The answer's evaluation waits in the outbox: publish it now, not at the next tick.
+        if context.relay is not None:
+            context.relay.wake()
         return _page(
             "message.html",
             title="Thank you",
