@@ -83,9 +83,10 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # These log envelope addresses (aiosmtpd, the embedded sink) or full URLs, which can
-    # carry survey tokens (httpx), below WARNING.
-    for noisy in ("mail.log", "httpx", "httpcore"):
+    # These log envelope addresses (aiosmtpd, the embedded sink), full URLs, which can
+    # carry survey tokens (httpx), or every statement with its parameters: answers and
+    # comments (aiosqlite, the embedded mode's async driver), below WARNING.
+    for noisy in ("mail.log", "httpx", "httpcore", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
