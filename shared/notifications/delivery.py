@@ -40,6 +40,10 @@ class Mailer(Protocol):
         anything else, even QUIT), so it is recorded with nothing in between."""
         ...
 
+    def close(self) -> None:
+        """Let go of whatever the calling thread holds open (its SMTP connection)."""
+        ...
+
 
 class Outcome(StrEnum):
     SENT = "sent"
