@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, Update, update
 from sqlmodel import Session, SQLModel
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def claim(
@@ -20,6 +22,36 @@ def claim(
     one UPDATE ... WHERE, so of two workers, two schedulers or a redelivered message only one
     gets rowcount 1. True if this call took the row; its caller does the work only then."""
     table = model.__table__  # type: ignore[attr-defined]
-    (key,) = table.primary_key.columns
-    statement = update(table).where(key == row_id).where(*still).values(**values)
+    statement = _claiming(update(table), table, row_id, still, values)
     return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+
+
+def claim_row(
+    session: Session,
+    model: type[Row],
+    row_id: UUID,
+    *still: ColumnElement[bool],
+    **values: Any,
+) -> Row | None:
+    """`claim`, for a caller that goes on to read the row: the same UPDATE ... WHERE hands it
+    back as the claim left it (RETURNING), so taking it costs no SELECT. None if this call did
+    not take it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = _claiming(update(model), table, row_id, still, values).returning(model)
+    taken = session.execute(
+        statement,
+        # The returned row is the truth; an object of it already in the session is refreshed.
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    )
+    return taken.scalars().one_or_none()
+
+
+def _claiming(
+    statement: Update,
+    table: Any,
+    row_id: UUID,
+    still: tuple[ColumnElement[bool], ...],
+    values: dict[str, Any],
+) -> Update:
+    (key,) = table.primary_key.columns
+    return statement.where(key == row_id).where(*still).values(**values)
