@@ -202,12 +202,6 @@ STAGES = {
         "r.submitted_at",
         "response r WHERE r.evaluated_at IS NOT NULL",
     ),
-    "alert -> nudge email queued (scheduler tick)": (
-        "n.created_at - al.created_at",
-        "al.created_at",
-        "notification n JOIN nudge nu ON nu.id = n.subject_id"
-        " JOIN alert al ON al.target_appointment_id = nu.appointment_id",
-    ),
     "email queued -> delivered (relay, worker)": (
         "n.sent_at - n.created_at",
         "n.created_at",
