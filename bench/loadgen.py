@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -182,16 +183,29 @@ def _watch_lag(env: dict[str, str], lag: Lag, stop: threading.Event) -> None:
     engine.dispose()
 
 
-# Where the time between a session and its survey email went, from the rows' own times.
+# Where the time between a session and its emails went, from the rows' own times: each stage
+# as (its length, when it began, the rows). The p95 of each quarter of the replay, in the order
+# the stage began, shows whether a queue's lag stays bounded or grows as the week goes on.
 STAGES = {
-    "stage: held -> invitation row (worker)": (
+    "held -> invitation row (worker)": (
         "i.created_at - a.completed_at",
+        "a.completed_at",
         "invitation i JOIN appointment a ON a.id = i.appointment_id",
     ),
-    "stage: invitation row -> sent (scheduler tick)": ("i.sent_at - i.created_at", "invitation i"),
-    "stage: email queued -> delivered (relay, worker)": (
+    "invitation row -> sent (scheduler tick)": (
+        "i.sent_at - i.created_at",
+        "i.created_at",
+        "invitation i WHERE i.sent_at IS NOT NULL",
+    ),
+    "answer -> evaluated (worker)": (
+        "r.evaluated_at - r.submitted_at",
+        "r.submitted_at",
+        "response r WHERE r.evaluated_at IS NOT NULL",
+    ),
+    "email queued -> delivered (relay, worker)": (
         "n.sent_at - n.created_at",
-        "notification n",
+        "n.created_at",
+        "notification n WHERE n.sent_at IS NOT NULL",
     ),
 }
 
@@ -200,28 +214,58 @@ def _stages() -> list[list[object]]:
     engine = create_engine(OWNER_URL)
     rows: list[list[object]] = []
     with engine.connect() as connection:
-        for name, (interval, source) in STAGES.items():
-            seconds = f"extract(epoch FROM {interval})"
-            p50, p95 = connection.execute(
+        for name, (interval, start, source) in STAGES.items():
+            by_quarter = connection.execute(
                 text(
-                    f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {seconds}), "
-                    f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {seconds}) FROM {source}"
+                    f"WITH stage AS (SELECT extract(epoch FROM {interval}) AS seconds, "
+                    f"ntile(4) OVER (ORDER BY {start}) AS quarter FROM {source}) "
+                    "SELECT quarter, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
+                    "percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) FROM stage "
+                    "GROUP BY ROLLUP (quarter) ORDER BY quarter NULLS FIRST"
                 )
-            ).one()
-            rows.append([f"{name} p50 / p95", f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms"])
+            ).all()
+            if not by_quarter:
+                rows.append([f"stage: {name}", "no rows", ""])
+                continue
+            (_, p50, p95), *quarters = by_quarter
+            rows.append(
+                [
+                    f"stage: {name}",
+                    f"{p50 * 1000:.0f} / {p95 * 1000:.0f} ms",
+                    " / ".join(f"{q95 * 1000:.0f}" for _, _, q95 in quarters) + " ms",
+                ]
+            )
     engine.dispose()
     return rows
+
+
+def _failures() -> list[list[object]]:
+    """What the workers could not do: failed or unsent emails, recorded failed work."""
+    engine = create_engine(OWNER_URL)
+    with engine.connect() as connection:
+        emails = connection.execute(
+            text("SELECT status, count(*) FROM notification GROUP BY status ORDER BY status")
+        ).all()
+        failures = connection.execute(text("SELECT count(*) FROM work_failure")).scalar_one()
+    engine.dispose()
+    return [
+        ["emails by final status", ", ".join(f"{status} {count:,}" for status, count in emails)],
+        ["worker errors (work_failure rows)", failures],
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
     args = parser.parse_args()
     practices = max(1, round(1000 * args.scale))
     print(
         f"load generator: {practices} practices x {CLINICIANS} clinicians x {CLIENTS} clients"
-        f" (scale {args.scale}); {machine_note()}"
+        f" (scale {args.scale}); {args.workers} worker process(es) x {args.threads} threads;"
+        f" {machine_note()}"
     )
 
     fresh_database()
@@ -235,9 +279,17 @@ def main() -> None:
         )
         with (
             served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api"),
-            served(["-m", "services.cli", "worker", "--threads", "4"], env, "loadgen-worker"),
+            ExitStack() as workers,
             served(["-m", "services.cli", "scheduler"], env, "loadgen-scheduler"),
         ):
+            for number in range(args.workers):
+                workers.enter_context(
+                    served(
+                        ["-m", "services.cli", "worker", "--threads", str(args.threads)],
+                        env,
+                        f"loadgen-worker-{number}",
+                    )
+                )
             wait_for_http(base)
             began = time.perf_counter()
             with httpx.Client(base_url=base, timeout=60) as http:
@@ -356,8 +408,13 @@ def main() -> None:
                 f"{max(lag.outbox_depth, default=0)} / {max(lag.outbox_age, default=0):.2f} s",
             ],
             ["broker queue: deepest", max(lag.broker_depth, default=0)],
-            *_stages(),
+            *_failures(),
         ],
+    )
+    table(
+        "Queue lag per stage (p95 of each quarter of the replay: bounded if it does not grow)",
+        ["stage", "p50 / p95", "p95 by quarter"],
+        _stages(),
     )
     for key, count in sorted(tally.statuses.items()):
         print(f"  {key}: {count}")

@@ -6,6 +6,7 @@ limit, measured in the same run on the same machine.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import statistics
@@ -24,7 +25,6 @@ from sqlalchemy.engine import make_url
 from shared.db import Database, create_database
 from shared.db.migrations import upgrade
 from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
-from shared.privacy.encryption import derived_key
 from shared.ratelimit import DEFAULT_LIMITS
 from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
@@ -45,6 +45,9 @@ SYSTEM_URL = as_role(DATABASE_URL, SYSTEM_ROLE)
 # request in Redis, as in production, but with windows no bench fills.
 UNFILLED_RATE_LIMITS = json.dumps({bucket: [10**9, 60] for bucket in DEFAULT_LIMITS})
 LOGS = REPO / "var" / "bench"
+# Fixed keys, so every process of one run (and the bench itself) reads what another wrote.
+BENCH_SECRET_KEY = "bench-secret-" + "z" * 40
+BENCH_COMMENT_KEY = base64.urlsafe_b64encode(b"attune-bench-comment-key".ljust(32, b"-")).decode()
 
 
 def fresh_database(url: str = OWNER_URL) -> str:
@@ -82,10 +85,10 @@ def environment(**extra: str) -> dict[str, str]:
         ATTUNE_REDIS_NAMESPACE=f"attune-bench-{os.getpid()}",
         ATTUNE_RATE_LIMITS=UNFILLED_RATE_LIMITS,
         ATTUNE_LOG_LEVEL="WARNING",
-        # What production mode refuses to start without (Settings.production_problems); the
-        # served processes listen on 127.0.0.1 only.
-        ATTUNE_SECRET_KEY="bench-secret-" + "z" * 40,
-        ATTUNE_COMMENT_KEYS=derived_key("bench comment key"),
+        # Served processes refuse production mode without these (Settings.production_problems);
+        # the links point at loopback, which is what ATTUNE_PRIVATE_NETWORK says.
+        ATTUNE_SECRET_KEY=BENCH_SECRET_KEY,
+        ATTUNE_COMMENT_KEYS=BENCH_COMMENT_KEY,
         ATTUNE_PRIVATE_NETWORK="true",
     )
     env.update(extra)

@@ -15,6 +15,7 @@ from uuid import UUID
 import dramatiq
 import structlog
 from dramatiq import Broker
+from dramatiq.worker import WorkerThread
 
 from services.metrics.messages import MessageMetrics
 from services.worker.runtime import current
@@ -150,6 +151,18 @@ class DeadLetters(dramatiq.Middleware):
         log.error("message.dead_lettered", **facts, item_id=str(item_id), recorded=True)
 
 
+class MailConnections(dramatiq.Middleware):
+    """Each worker thread keeps its own SMTP connection open between emails (SmtpMailer);
+    it is closed with a QUIT as the thread ends, not left for the relay to time out."""
+
+    def before_worker_thread_shutdown(self, broker: Broker, thread: WorkerThread) -> None:
+        try:
+            runtime = current()
+        except RuntimeError:  # a broker whose process never started workers
+            return
+        runtime.mailer.close()
+
+
 class _GaveUp(Exception):
     """What a dead letter's failure row names: the broker ran out of retries."""
 
@@ -160,6 +173,7 @@ def declare_actors(broker: Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     broker.add_middleware(RequestIds(), before=first)
     broker.add_middleware(DeadLetters())
     broker.add_middleware(MessageMetrics())
+    broker.add_middleware(MailConnections())
     return {
         name: dramatiq.actor(
             broker=broker,

@@ -126,5 +126,5 @@ def _check_urls(urls: Iterable[str]) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError("email links must be absolute http(s) URLs")
-        if not url.isascii() or any(char in _URL_FORBIDDEN for char in url):
+        if not url.isascii() or not _URL_FORBIDDEN.isdisjoint(url):
             raise ValueError("an email link contains characters that need percent-encoding")

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -61,10 +64,45 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE * factor, RETRY_CAP)
 
 
-class SmtpMailer:
-    """Sends one message per connection: slower than a pooled session, but nothing to go stale.
+# A connection left unused this long is closed and opened afresh rather than trusted: relays
+# drop idle sessions (Postfix after 300 s), and a NAT box may drop one without a word, which
+# would cost a whole timeout to find out. Busy threads never reach it.
+IDLE_LIMIT_SECONDS = 30.0
 
-    Safe to share between threads, since it holds configuration only.
+
+class _Session(smtplib.SMTP):
+    """An SMTP connection that notes whether the server has accepted MAIL FROM for the
+    current message: until it has, nothing of the message was handed over, so a connection
+    found dead by then may be replaced and the message sent on the new one."""
+
+    mail_accepted = False
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        reply = super().mail(sender, options)
+        self.mail_accepted = reply[0] == 250
+        return reply
+
+
+class _SslSession(_Session, smtplib.SMTP_SSL):
+    pass
+
+
+@dataclass
+class _Held:
+    connection: _Session
+    used_at: float  # time.monotonic()
+
+
+class SmtpMailer:
+    """Sends over one SMTP connection per thread, kept open from message to message.
+
+    A worker thread sends one message at a time, so its connection is never shared; opening
+    one per message cost the relay's greeting, EHLO, TLS and login, and QUIT, every time. A
+    kept connection that turns out dead (the relay timed it out, the network reset it) before
+    the relay accepted MAIL FROM is replaced at once and the message sent on the new one:
+    nothing had been handed over. A failure after that point is classified as before and the
+    connection dropped, so an ambiguous send is never repeated here. `close()` ends the
+    calling thread's connection (the worker calls it as each thread shuts down).
     """
 
     def __init__(
@@ -78,6 +116,7 @@ class SmtpMailer:
         *,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        idle_limit: float = IDLE_LIMIT_SECONDS,
     ) -> None:
         if security not in get_args(Security):
             raise ValueError(f"unknown SMTP security mode {security!r}")
@@ -93,6 +132,8 @@ class SmtpMailer:
         self.ssl_context = ssl_context if ssl_context is not None else ssl.create_default_context()
         # None lets smtplib use the machine's FQDN in EHLO, which is what relays expect.
         self.local_hostname = local_hostname
+        self.idle_limit = idle_limit
+        self._threads = threading.local()
 
     @classmethod
     def from_settings(
@@ -124,38 +165,72 @@ class SmtpMailer:
         outcome.
 
         `accepted` is called the moment the server has answered 250 to the whole message,
-        before QUIT: the caller records the delivery with nothing in between (an exception
-        it raises is the caller's own and passes through unclassified).
+        before anything else: the caller records the delivery with nothing in between (an
+        exception it raises is the caller's own and passes through unclassified).
         """
+        connection, kept = self._connection()
+        try:
+            refused = self._send_on(connection, message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            if not (kept and _went_away_before_mail(connection, exc)):
+                raise _classify(exc) from exc
+            connection, _ = self._connection()
+            try:
+                refused = self._send_on(connection, message)
+            except (smtplib.SMTPException, OSError) as again:
+                self.close()
+                raise _classify(again) from again
+            except BaseException:
+                self.close()
+                raise
+        except BaseException:
+            # Whatever state the session is in now, the next message gets a fresh one.
+            self.close()
+            raise
+        if refused:
+            # smtplib only raises when every recipient is refused. The others already have
+            # the message, so a retry would send it to them twice: report the partial refusal
+            # as final instead. (Attune sends to one recipient per message, so this is rare.)
+            raise PermanentDeliveryError(
+                _safe_reason(
+                    f"{len(refused)} recipient(s) refused: "
+                    + "; ".join(_reply_text(code, text) for code, text in refused.values())
+                )
+            )
+        if accepted is not None:
+            accepted()
+
+    def close(self) -> None:
+        """End the calling thread's connection, if it has one."""
+        held: _Held | None = getattr(self._threads, "held", None)
+        self._threads.held = None
+        if held is not None:
+            _close_quietly(held.connection)
+
+    def _send_on(self, connection: _Session, message: EmailMessage) -> dict[str, Any]:
+        connection.mail_accepted = False
+        self._threads.held.used_at = time.monotonic()
+        refused: dict[str, Any] = connection.send_message(message)
+        return refused
+
+    def _connection(self) -> tuple[_Session, bool]:
+        """This thread's connection, and whether it was kept from an earlier message."""
+        held: _Held | None = getattr(self._threads, "held", None)
+        if held is not None and time.monotonic() - held.used_at <= self.idle_limit:
+            return held.connection, True
+        self.close()
         try:
             connection = self._connect()
         except (smtplib.SMTPException, OSError) as exc:
             raise _classify(exc) from exc
-        try:
-            try:
-                refused = connection.send_message(message)
-            except (smtplib.SMTPException, OSError) as exc:
-                raise _classify(exc) from exc
-            if refused:
-                # smtplib only raises when every recipient is refused. The others already have
-                # the message, so a retry would send it to them twice: report the partial
-                # refusal as final instead. (Attune sends to one recipient per message, so
-                # this is rare.)
-                raise PermanentDeliveryError(
-                    _safe_reason(
-                        f"{len(refused)} recipient(s) refused: "
-                        + "; ".join(_reply_text(code, text) for code, text in refused.values())
-                    )
-                )
-            if accepted is not None:
-                accepted()
-        finally:
-            _close_quietly(connection)
+        self._threads.held = _Held(connection, time.monotonic())
+        return connection, False
 
-    def _connect(self) -> smtplib.SMTP:
-        connection: smtplib.SMTP
+    def _connect(self) -> _Session:
+        connection: _Session
         if self.security == "ssl":
-            connection = smtplib.SMTP_SSL(
+            connection = _SslSession(
                 self.host,
                 self.port,
                 local_hostname=self.local_hostname,
@@ -163,7 +238,7 @@ class SmtpMailer:
                 context=self.ssl_context,
             )
         else:
-            connection = smtplib.SMTP(
+            connection = _Session(
                 self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout
             )
         try:
@@ -181,8 +256,18 @@ class SmtpMailer:
         return connection
 
 
+def _went_away_before_mail(connection: _Session, exc: BaseException) -> bool:
+    """A kept connection the server had closed (or announced closing, 421) before it took
+    MAIL FROM: the message was not handed over, so another connection may send it."""
+    if connection.mail_accepted:
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+
+
 def _close_quietly(connection: smtplib.SMTP) -> None:
-    # By now the message was either accepted or the failure already classified; a QUIT that
+    # By now every message was either accepted or its failure already classified; a QUIT that
     # times out or gets an odd reply must not turn a delivered message into a retry.
     try:
         connection.quit()

@@ -108,10 +108,15 @@ def _issue_token(
 def _survey_email(
     session: Session, notification: Notification, config: Settings, now: datetime
 ) -> tuple[str, SurveyInvitationEmail]:
-    invitation = session.get(Invitation, notification.subject_id)
-    if invitation is None:
+    # One round trip for both: this runs for every survey email.
+    found = session.exec(
+        select(Invitation, Client)
+        .outerjoin(Client, col(Client.id) == col(Invitation.client_id))
+        .where(col(Invitation.id) == notification.subject_id)
+    ).first()
+    if found is None:
         raise NotFound("invitation is gone")
-    client = session.get(Client, invitation.client_id)
+    invitation, client = found
     if client is None:
         raise NotFound("client is gone")
     # Checked again at send time: an opt-out must hold from the click on, whatever was queued.

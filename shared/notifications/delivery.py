@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from shared.clock import Clock
 from shared.db import Database
-from shared.db.claim import claim
+from shared.db.claim import claim, claim_row
 from shared.db.due import find_due
 from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
 from shared.errors import NotFound
@@ -40,6 +40,10 @@ class Mailer(Protocol):
         anything else, even QUIT), so it is recorded with nothing in between."""
         ...
 
+    def close(self) -> None:
+        """Let go of whatever the calling thread holds open (its SMTP connection)."""
+        ...
+
 
 class Outcome(StrEnum):
     SENT = "sent"
@@ -61,7 +65,7 @@ def deliver(
 ) -> Outcome:
     with db.transaction(practice_id) as session:
         now = clock.now()
-        if not claim(
+        notification = claim_row(
             session,
             Notification,
             notification_id,
@@ -70,11 +74,9 @@ def deliver(
             claimed_at=now,
             claimed_by=worker_id,
             attempts=Notification.attempts + 1,
-        ):
+        )
+        if notification is None:
             return Outcome.SKIPPED
-        notification = session.get(Notification, notification_id)
-        assert notification is not None
-        session.refresh(notification)
         try:
             message = compose(session, notification, config, now=now)
         except NothingToSend as moot:

@@ -18,7 +18,9 @@ from shared.email.smtp import retry_delay
 from shared.models import Notification, NotificationStatus
 from shared.settings import Settings
 from tests.conftest import make_stack
-from tests.integration.test_smtp import DropAfterData, Recorder, Refuser, smtp_server
+from tests.integration.test_smtp import DropAfterData, Received, Recorder, Refuser, smtp_server
+from tests.integration.test_smtp_connections import HangUpAfterEach, Sessions
+from tests.support.caseload import held_and_upcoming
 from tests.support.inspection import everything
 from tests.support.loop import tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
@@ -166,3 +168,54 @@ def test_a_refused_connection_is_retried(
         assert refused.status is NotificationStatus.PENDING
         assert refused.attempts == 1
         assert refused.last_error is not None and "refused" in refused.last_error.lower()
+
+
+def _send_surveys(stack: Stack, clock: ManualClock, practice: PracticeFixture) -> list[str]:
+    clients = held_and_upcoming(
+        practice,
+        SURVEYS,
+        held_at=clock.now() - timedelta(hours=1),
+        upcoming_at=clock.now() + timedelta(days=7),
+    )
+    clock.advance(timedelta(minutes=61))
+    tick_and_settle(stack)
+    return [client.email for client in clients]
+
+
+def _all_sent_once(stack: Stack, received: list[Received], emails: list[str]) -> None:
+    with everything(stack) as session:
+        notifications = session.exec(select(Notification)).all()
+    assert len(notifications) == len(emails)
+    assert all(n.status is NotificationStatus.SENT and n.attempts == 1 for n in notifications)
+    parsed = [message.parsed() for message in received]
+    assert sorted(str(m["To"]) for m in parsed) == sorted(emails)
+    assert sorted(str(m["Message-ID"]) for m in parsed) == sorted(
+        str(n.message_id) for n in notifications
+    )
+
+
+SURVEYS = 5
+
+
+def test_a_worker_thread_sends_its_emails_over_one_connection_and_quits_it(
+    settings: Settings, clock: ManualClock, db: Database
+) -> None:
+    server = Sessions()
+    with smtp_server(server) as port:
+        with loop_mailing_to(port, settings, clock) as (stack, http):
+            emails = _send_surveys(stack, clock, create_practice(http))
+            _all_sent_once(stack, server.received, emails)
+            threads = stack.workers[0].worker_threads
+            assert len(set(server.peers)) <= threads < SURVEYS
+        # Stopping the worker ends each connection politely.
+        assert server.quits == len(set(server.peers))
+
+
+def test_a_server_that_hangs_up_after_each_email_gets_each_exactly_once(
+    settings: Settings, clock: ManualClock, db: Database
+) -> None:
+    server = HangUpAfterEach()
+    with smtp_server(server) as port, loop_mailing_to(port, settings, clock) as (stack, http):
+        emails = _send_surveys(stack, clock, create_practice(http))
+        _all_sent_once(stack, server.received, emails)
+        assert len(set(server.peers)) == SURVEYS

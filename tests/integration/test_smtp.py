@@ -81,6 +81,7 @@ class Received:
     content: bytes
     over_tls: bool
     authenticated: bool | None
+    peer: object  # the client's address and port: one per connection
 
     def parsed(self) -> EmailMessage:
         # SMTP carries CRLF line ends; a delivering MTA stores local ones, and so do we here.
@@ -105,6 +106,7 @@ class Recorder:
                 content=envelope.original_content or b"",
                 over_tls=session.ssl is not None,
                 authenticated=session.authenticated,
+                peer=session.peer,
             )
         )
         return "250 2.0.0 OK"
@@ -551,6 +553,38 @@ def test_starttls_with_login(server_tls: ssl.SSLContext, client_tls: ssl.SSLCont
     [received] = recorder.received
     assert received.over_tls
     assert received.authenticated is True
+
+
+def test_starttls_and_login_once_per_connection(
+    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    server = Recorder()
+    logins = 0
+    check = accept_only(USERNAME.encode(), PASSWORD.encode())
+
+    def counting(*args: object) -> object:
+        nonlocal logins
+        logins += 1
+        return check(*args)
+
+    with smtp_server(
+        server,
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=counting,
+    ) as port:
+        mailer = make_mailer(
+            port, security="starttls", username=USERNAME, password=PASSWORD, ssl_context=client_tls
+        )
+        for number in range(3):
+            mailer.send(make_message(subject=f"message {number}"))
+        mailer.close()
+
+    assert len(server.received) == 3
+    assert all(received.over_tls and received.authenticated for received in server.received)
+    assert len({received.peer for received in server.received}) == 1
+    assert logins == 1
 
 
 def test_starttls_rejects_an_untrusted_certificate(server_tls: ssl.SSLContext) -> None:
