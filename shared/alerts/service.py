@@ -27,6 +27,7 @@ from shared.detection import (
     repair_target,
 )
 from shared.detection.history import ItemSums
+from shared.detection.order import Place, evaluate_first, silence_place
 from shared.models import (
     Alert,
     AlertStatus,
@@ -39,7 +40,7 @@ from shared.models import (
     Response,
 )
 from shared.pagination import Order, Page, PageRequest, paginate
-from shared.practice.service import current_settings
+from shared.practice.service import CurrentSettings, current_settings
 from shared.practice.settings import DipRules
 from shared.survey.moves import Move
 
@@ -125,18 +126,72 @@ def _raise_alert(
 
 
 def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> bool:
-    """Run detection on one answer, exactly once; True if it raised an alert."""
-    if not claim(
-        session, Response, response_id, col(Response.evaluated_at).is_(None), evaluated_at=now
-    ):
-        return False  # already evaluated by an earlier delivery of the same message
+    """Run detection on one answer, exactly once, after every earlier answer of the same client
+    still unevaluated (shared.detection.order); True if it raised an alert, or an earlier
+    answer evaluated with it did."""
     response = session.get(Response, response_id)
-    assert response is not None
+    if response is None:
+        return False
     client = session.get(Client, response.client_id)
     assert client is not None
-    current = current_settings(session, response.practice_id)
-    _record_repair(session, response, current.settings.rules, now=now)
+    # The history row is locked before any answer is claimed: one evaluation of a client at a
+    # time, each taking its locks in the same order (history, then answers), so two of them
+    # catching up on the same earlier answer wait for each other instead of deadlocking.
     row = _load_history(session, client)
+    if not _claim_answer(session, response_id, now=now):
+        return False  # already evaluated by an earlier delivery, the sweep, or a later answer
+    current = current_settings(session, response.practice_id)
+    place = Place(response.submitted_at, response.id)
+    alerted = _evaluate_earlier(session, client, row, current, place, now=now)
+    return _evaluate_answer(session, response, client, row, current, now=now) or alerted
+
+
+def _claim_answer(session: Session, response_id: UUID, *, now: datetime) -> bool:
+    return claim(
+        session, Response, response_id, col(Response.evaluated_at).is_(None), evaluated_at=now
+    )
+
+
+def _evaluate_earlier(
+    session: Session,
+    client: Client,
+    row: ClientHistory,
+    current: CurrentSettings,
+    place: Place,
+    *,
+    now: datetime,
+) -> bool:
+    """Evaluate the client's answers that come before `place` and are still unevaluated (their
+    message is late or lost), oldest first, each claimed as its own message would; True if
+    one raised an alert. Reads only unevaluated answers (ix_response_unevaluated_client), so
+    the work stays the same however long the client's history."""
+    unevaluated = session.exec(
+        select(Response.submitted_at, Response.id)
+        .where(Response.client_id == client.id)
+        .where(col(Response.evaluated_at).is_(None))
+        .where(col(Response.submitted_at) <= place.submitted_at)
+    ).all()
+    alerted = False
+    for earlier in evaluate_first((Place(at, id_) for at, id_ in unevaluated), place):
+        if not _claim_answer(session, earlier.id, now=now):
+            continue
+        response = session.get(Response, earlier.id)
+        assert response is not None
+        alerted = _evaluate_answer(session, response, client, row, current, now=now) or alerted
+    return alerted
+
+
+def _evaluate_answer(
+    session: Session,
+    response: Response,
+    client: Client,
+    row: ClientHistory,
+    current: CurrentSettings,
+    *,
+    now: datetime,
+) -> bool:
+    """Apply one claimed answer to the client's (locked) history; True if it raised an alert."""
+    _record_repair(session, response, current.settings.rules, now=now)
     before = _as_history(row)
     findings, history = evaluate_answer(
         before,
@@ -234,6 +289,8 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
     assert client is not None
     current = current_settings(session, invitation.practice_id)
     row = _load_history(session, client)
+    # An answer given before this silence but not evaluated yet belongs before it.
+    _evaluate_earlier(session, client, row, current, silence_place(now), now=now)
     before = _as_history(row)
     findings, history = evaluate_silence(before, current.settings.rules)
     _store_history(row, history)

@@ -75,6 +75,15 @@ class Response(SQLModel, table=True):
             postgresql_where=text("evaluated_at IS NULL"),
             sqlite_where=text("evaluated_at IS NULL"),
         ),
+        # What an evaluation catches up on first: the same client's earlier answers not yet
+        # evaluated (shared.detection.order), found without reading their evaluated ones.
+        Index(
+            "ix_response_unevaluated_client",
+            "client_id",
+            "submitted_at",
+            postgresql_where=text("evaluated_at IS NULL"),
+            sqlite_where=text("evaluated_at IS NULL"),
+        ),
     )
 
     id: UUID = id_field()
