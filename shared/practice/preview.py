@@ -29,7 +29,7 @@ from shared.models import (
     Response,
     Role,
 )
-from shared.practice.service import current_settings
+from shared.practice.service import current_settings, require_whole
 from shared.practice.settings import PracticeSettings
 
 MAX_PREVIEW_DAYS = 365
@@ -128,6 +128,9 @@ def preview_settings(
     typical_cohort: bool = False,
 ) -> SettingsPreview:
     require_owner(principal)
+    require_whole(
+        candidate, "The candidate settings are a whole document", field_prefix="settings."
+    )
     current = current_settings(session, principal.practice_id)
     window_start = now - timedelta(days=days)
     events = _past_events(session, principal.practice_id, since=window_start, until=now)

@@ -117,18 +117,24 @@ def update_settings(
 def replace_settings(
     session: Session, principal: Principal, document: PracticeSettings, *, now: datetime_t
 ) -> CurrentSettings:
-    """A PUT: the whole document, every field present. A field left out is refused rather
-    than reset to its default: a partial body silently reset the practice's time zone and
-    every rule it did not name."""
+    """A PUT: the whole document, every field present (require_whole)."""
+    require_whole(document, "The settings are replaced as a whole document")
+    return update_settings(session, principal, document, now=now)
+
+
+def require_whole(document: PracticeSettings, what: str, *, field_prefix: str = "") -> None:
+    """Refuse a settings document that leaves a field out, naming every one missing, rather
+    than take it at its default: a partial body silently reset the practice's time zone and
+    every rule it did not name. What a PUT saves and what a preview tries are held to it
+    alike, so a preview shows what that document would do if saved."""
     missing = missing_fields(document)
     if missing:
         raise Invalid(
-            "The settings are replaced as a whole document, and these fields are missing: "
-            f"{', '.join(missing)}. Send every field (as GET returns them), or use PATCH to "
-            "change only some.",
-            field=missing[0],
+            f"{what}, and these fields are missing: {', '.join(missing)}. Send every field "
+            "(as GET /api/v1/settings returns them); to change only some, PATCH "
+            "/api/v1/settings.",
+            field=f"{field_prefix}{missing[0]}",
         )
-    return update_settings(session, principal, document, now=now)
 
 
 def change_settings(

@@ -67,6 +67,5 @@ def test_evaluation_reads_the_same_whatever_the_length_of_the_history(
     for statement in seen[40]:
         if "FROM response" in statement:
             assert "WHERE response.id =" in statement or (
-                "response.client_id =" in statement
-                and "response.evaluated_at IS NULL" in statement
+                "response.client_id =" in statement and "response.evaluated_at IS NULL" in statement
             ), statement

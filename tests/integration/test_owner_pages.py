@@ -350,6 +350,33 @@ def test_preview_shows_the_counts_and_saves_and_sends_nothing(
     assert dict(form_fields(refused.text, "/practice/settings"))["rules.floor.floor"] == "3"
 
 
+def test_a_partial_form_is_refused_by_preview_as_by_save(
+    stack: Stack, owner: httpx.Client, practice: PracticeFixture
+) -> None:
+    """The page's candidate is the current settings with the form laid over them, for the
+    preview as for the save: a field left out of the post is refused next to its name by
+    both, never previewed at a default."""
+    whole = settings_form(owner)
+    partial = [
+        (name, value)
+        for name, value in replaced(whole, rules__floor__floor="3", days="30")
+        if name in ("_csrf_token", "rules.floor.floor", "days", "timezone")
+    ]
+    with unchanged(stack):
+        previewed = post_settings(owner, partial, "preview")
+        saved = post_settings(owner, partial, "save")
+    assert previewed.status_code == saved.status_code == 422
+    for name in ("rules.low_overall.floor", "timing.survey_delay_minutes"):
+        assert field_error(previewed.text, name) == field_error(saved.text, name)
+    assert api_settings(practice)["version"] == 1
+    # The whole form previews, with the typed floor.
+    shown = post_settings(owner, replaced(whole, rules__floor__floor="3", days="30"), "preview")
+    assert shown.status_code == 200, shown.text
+    assert "Flags a session when any one item is answered at or below 3 out of 5." in text_of(
+        shown.text
+    )
+
+
 def test_a_form_without_its_anti_forgery_field_is_refused(
     stack: Stack, owner: httpx.Client, practice: PracticeFixture
 ) -> None:

@@ -104,3 +104,38 @@ def test_a_time_of_day_with_a_zone_or_of_another_type_is_refused(
         assert "timing.quiet_hours.end" in error_fields(body), body
     if isinstance(value, str):
         assert "local wall-clock" in body["detail"] or "time of day" in body["detail"], body
+
+
+def preview(practice: PracticeFixture, settings: Any) -> httpx.Response:
+    return practice.http.post(
+        "/api/v1/settings/preview",
+        json={"settings": settings, "days": 30},
+        headers=practice.as_owner(),
+    )
+
+
+def _named_missing(detail: str) -> str:
+    return detail.split("these fields are missing: ")[1].split(". ")[0]
+
+
+def test_a_partial_preview_is_refused_as_a_partial_put_is(
+    stack: Stack, practice: PracticeFixture
+) -> None:
+    """A preview of a partial document used to fill the rest with defaults (UTC, every rule
+    at its default) and count alerts for settings nobody asked for."""
+    before = current(practice)
+    partial = {"rules": {"low_overall": {"floor": 4.2}}}
+    nested = copy.deepcopy(before["settings"])
+    del nested["timing"]["quiet_hours"]["end"]
+    for document, first in ((partial, "timezone"), (nested, "timing.quiet_hours.end")):
+        with unchanged(stack):
+            previewed = problem(preview(practice, document), 422)
+            refused = problem(put(practice, document), 422)
+        # The same check names the same fields, under "settings." in the preview's body.
+        assert _named_missing(previewed["detail"]) == _named_missing(refused["detail"])
+        assert error_fields(previewed) == {f"settings.{first}"}
+        assert error_fields(refused) == {first}
+        assert "PATCH" in previewed["detail"]
+    assert current(practice) == before
+    # The whole document, as GET returns it, previews as before.
+    assert preview(practice, before["settings"]).status_code == 200
