@@ -10,7 +10,9 @@ attune backup PATH | restore PATH        copy the SQLite file while serving; put
 attune practice create                   a practice and its owner, from the shell
 attune demo                              the embedded mode with a seeded demo practice
 attune keys rotate-comments              re-encrypt clients' comments with the newest key
-attune work-failures                     count due work and messages that failed, by job
+attune work-failures [--retry JOB [--item ID]]
+                                         count due work and messages that failed, by job;
+                                         clear them so the work is done again
 """
 
 from __future__ import annotations
@@ -53,10 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt every comment with the first key of ATTUNE_COMMENT_KEYS",
     )
 
-    commands.add_parser(
+    failures = commands.add_parser(
         "work-failures",
         help="count failed due work and dead-lettered messages, by job (held back or failed)",
     )
+    failures.add_argument(
+        "--retry",
+        metavar="JOB",
+        help="clear JOB's failed and held-back items so the scheduler offers them again "
+        "(a dead letter, message:<actor>, is published again if its item still needs it)",
+    )
+    failures.add_argument("--item", metavar="ID", help="only this item (with --retry)")
 
     api = commands.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
@@ -150,6 +159,58 @@ def _require_production(settings: Settings, command: str) -> None:
         )
 
 
+def _work_failures(args: argparse.Namespace, settings: Settings) -> None:
+    from uuid import UUID
+
+    from shared.clock import SystemClock
+    from shared.db import create_database
+    from shared.work.failures import failure_counts
+    from shared.work.retry import UnknownWork, retry_failed
+
+    if args.item is not None and args.retry is None:
+        sys.exit("attune work-failures: --item needs --retry JOB")
+    try:
+        item_id = None if args.item is None else UUID(args.item)
+    except ValueError:
+        sys.exit(f"attune work-failures: --item {args.item!r} is not an item id (a UUID)")
+    db = create_database(settings.database_url, system_url=settings.system_database_url)
+    try:
+        if args.retry is not None:
+            try:
+                done = retry_failed(
+                    db,
+                    args.retry,
+                    item_id=item_id,
+                    known_jobs=known_jobs(),
+                    now=SystemClock().now(),
+                )
+            except UnknownWork as unknown:
+                sys.exit(f"attune work-failures: {unknown}")
+            print(
+                f"{args.retry}: {done.cleared} cleared ({done.republished} published again), "
+                f"{done.already} already retried"
+            )
+            return
+        with db.across_practices() as session:
+            counts = failure_counts(session)
+    finally:
+        db.dispose()
+    for (job, state), count in sorted(counts.items()):
+        print(f"{job}\t{state}\t{count}")
+    if not counts:
+        print("no failed work")
+
+
+def known_jobs() -> set[str]:
+    """Every name work can fail under: the scheduler's jobs, and each actor's dead letters."""
+    from datetime import UTC, datetime
+
+    from services.worker.actors import ACTORS
+    from services.worker.scheduler import jobs
+
+    return {job.name for job in jobs(datetime.now(UTC))} | {f"message:{a}" for a in ACTORS}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = get_settings()
@@ -186,17 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     if args.command == "work-failures":
-        from shared.db import create_database
-        from shared.work.failures import failure_counts
-
-        db = create_database(settings.database_url, system_url=settings.system_database_url)
-        with db.across_practices() as session:
-            counts = failure_counts(session)
-        db.dispose()
-        for (job, state), count in sorted(counts.items()):
-            print(f"{job}\t{state}\t{count}")
-        if not counts:
-            print("no failed work")
+        _work_failures(args, settings)
         return
 
     if args.command == "demo":

@@ -46,6 +46,13 @@ class AuditAction(StrEnum):
     CLINICIAN_INVITED = "clinician.invited"
     CLINICIAN_DEACTIVATED = "clinician.deactivated"
     CLINICIAN_REACTIVATED = "clinician.reactivated"
+    WORK_RETRIED = "work.retried"
+
+
+# The actor of what an operator did from the shell (`attune work-failures --retry`): no
+# account or key of the practice, so one fixed id every audit reader names as the operator.
+OPERATOR_KIND = "operator"
+OPERATOR_ID = UUID(int=0)
 
 
 def record(
@@ -69,6 +76,29 @@ def record(
             actor_id=actor_id,
             action=action.value,
             client_id=client_id,
+            subject_id=subject_id,
+            detail=detail,
+        )
+    )
+
+
+def record_operator(
+    session: Session,
+    practice_id: UUID,
+    action: AuditAction,
+    *,
+    at: datetime,
+    subject_id: UUID | None = None,
+    **detail: int | str,
+) -> None:
+    """`record`, for an operator's action in one practice (no principal: the shell)."""
+    session.add(
+        AuditEvent(
+            practice_id=practice_id,
+            at=at,
+            actor_kind=OPERATOR_KIND,
+            actor_id=OPERATOR_ID,
+            action=action.value,
             subject_id=subject_id,
             detail=detail,
         )

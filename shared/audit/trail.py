@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlmodel import Session, col, select
 
 from shared.access import Principal, require_owner
-from shared.audit import list_events
+from shared.audit import OPERATOR_ID, list_events
 from shared.errors import NotFound
 from shared.models import Account, ApiKey, AuditEvent, Client
 from shared.pagination import PageRequest
@@ -82,7 +82,7 @@ def audit_trail(
         page=PageRequest(size=limit),
     ).items
     people = audit_people(session, principal)
-    names = dict(people)
+    names = dict(people) | {OPERATOR_ID: "an operator (attune work-failures)"}
     named_clients = {e.client_id for e in events if e.client_id is not None}
     references = (
         dict(

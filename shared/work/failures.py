@@ -89,6 +89,9 @@ def failure_counts(session: Session) -> dict[tuple[str, str], int]:
     reads these columns): what an operator checks after an outage."""
     is_failed = col(WorkFailure.failed_at).is_not(None)
     rows = session.exec(
-        select(WorkFailure.job, is_failed, func.count()).group_by(col(WorkFailure.job), is_failed)
+        select(WorkFailure.job, is_failed, func.count())
+        # A row an operator retried (shared.work.retry) is neither until it fails again.
+        .where(is_failed | col(WorkFailure.retry_at).is_not(None))
+        .group_by(col(WorkFailure.job), is_failed)
     ).all()
     return {(job, "failed" if failed else "retrying"): int(n) for job, failed, n in rows}

@@ -23,7 +23,9 @@ class AuditEventOut(Out):
 
     id: UUID = Field(description="Attune's id for the event.")
     at: datetime = Field(description="When it happened.")
-    actor_kind: str = Field(description="account (an owner or clinician) or api_key.")
+    actor_kind: str = Field(
+        description="account (an owner or clinician), api_key, or operator (attune on the shell)."
+    )
     actor_id: UUID = Field(description="The account's or API key's id.")
     action: str = Field(description="What was done, e.g. client.read or settings.changed.")
     client_id: UUID | None = Field(description="The client concerned, if any.")

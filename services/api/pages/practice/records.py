@@ -54,6 +54,7 @@ ACTIONS = {
     AuditAction.API_KEYS_LISTED: "Listed API keys",
     AuditAction.API_KEY_CREATED: "Created an API key",
     AuditAction.API_KEY_REVOKED: "Revoked an API key",
+    AuditAction.WORK_RETRIED: "Retried failed background work",
 }
 
 
