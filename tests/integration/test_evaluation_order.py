@@ -4,11 +4,14 @@ client's answers in the order they were submitted, and each answer still evaluat
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from services.bootstrap import Stack
@@ -120,3 +123,45 @@ def test_an_answer_given_before_a_silence_is_applied_before_it(
     expected = _outcome(stack, pid, in_order, given[in_order])
     assert expected["history"]["unanswered_streak"] == 1
     assert _outcome(stack, pid, out_of_order, given[out_of_order]) == expected
+
+
+@pytest.mark.postgres
+def test_an_answer_and_its_later_sibling_evaluated_at_once_are_each_evaluated_once(
+    stack: Stack, http: httpx.Client
+) -> None:
+    """Two workers take a client's two answers at the same moment, many times over: whichever
+    gets the client's history first evaluates both in order; the other finds its answer taken.
+    No deadlock (every evaluation locks the history before claiming an answer), no answer
+    evaluated twice, and the outcome of submission order every time."""
+    pid, [(client, clinician), (reference, its_clinician)] = _two_clients(http)
+    pairs = []
+    for n in range(12):
+        at = START + timedelta(days=n)
+        pairs.append(
+            [
+                answered_session(
+                    stack.db, pid, c, who, at=at + minutes, scores=scores, evaluate=False
+                )
+                for c, who in ((client, clinician), (reference, its_clinician))
+                for minutes, scores in ((timedelta(0), EARLIER), (timedelta(minutes=1), LATER))
+            ]
+        )
+
+    def evaluate(response_id: UUID, gate: threading.Barrier) -> bool:
+        gate.wait()
+        return _evaluate(stack, pid, response_id, START)
+
+    for earlier, later, reference_earlier, reference_later in pairs:
+        _evaluate(stack, pid, reference_earlier, START)
+        _evaluate(stack, pid, reference_later, START)
+        gate = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            both = [pool.submit(evaluate, answer, gate) for answer in (later, earlier)]
+            for taken in both:
+                taken.result(timeout=30)
+    mine = [answer for earlier, later, _, _ in pairs for answer in (earlier, later)]
+    theirs = [answer for _, _, earlier, later in pairs for answer in (earlier, later)]
+    assert _outcome(stack, pid, client, mine) == _outcome(stack, pid, reference, theirs)
+    with stack.db.transaction(pid) as session:
+        raised = session.exec(select(Alert.source_key).where(Alert.client_id == client)).all()
+    assert len(raised) == len(set(raised))
