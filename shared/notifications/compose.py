@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from shared.email.content import (
     Sender,
     SurveyInvitationEmail,
 )
-from shared.email.message import build_message, make_message_id
+from shared.email.message import OutgoingEmail, build_message, make_message_id
 from shared.email.render import (
     render_account_link,
     render_digest,
@@ -296,7 +295,7 @@ def _account_link_email(
 
 def compose(
     session: Session, notification: Notification, config: Settings, *, now: datetime
-) -> EmailMessage:
+) -> OutgoingEmail:
     """The message to send. Survey links are minted here, at send time, and only their hashes
     are stored: the raw tokens exist in the outgoing email and nowhere else.
 

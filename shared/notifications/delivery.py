@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime as datetime_t
-from email.message import EmailMessage
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
@@ -18,6 +17,7 @@ from shared.clock import Clock
 from shared.db import Database
 from shared.db.claim import claim, claim_row
 from shared.db.due import find_due
+from shared.email.message import OutgoingEmail
 from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
 from shared.errors import NotFound
 from shared.models import Notification, NotificationStatus, WorkerHeartbeat
@@ -35,7 +35,7 @@ CLAIM_LIMIT = 2 * SWEEP_AFTER
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage, *, accepted: Callable[[], None] | None = None) -> None:
+    def send(self, message: OutgoingEmail, *, accepted: Callable[[], None] | None = None) -> None:
         """Deliver; call `accepted` the moment the relay has taken the message (before
         anything else, even QUIT), so it is recorded with nothing in between."""
         ...
@@ -88,7 +88,7 @@ def deliver(
             notification.last_error = f"nothing to send: {gone.message}"
             return Outcome.FAILED
         attempts = notification.attempts
-    message_id = str(message["Message-ID"])
+    message_id = message.message_id
     # The record's transaction is opened (and its practice named) before the send, and holds
     # no lock while the mail server works; once the relay says 250, one UPDATE and a COMMIT
     # are all that stand between the accepted email and Attune knowing it: the at-least-once
