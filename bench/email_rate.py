@@ -116,7 +116,8 @@ def main() -> None:
             queued = _queue_surveys(stack.db, practice, -(-args.emails // clients))
             sink.clear()
             with served(
-                ["-m", "services.cli", "worker", "--threads", str(threads)],
+                # No ops endpoint: its fixed port may be taken by another worker on the machine.
+                ["-m", "services.cli", "worker", "--threads", str(threads), "--ops-port", "0"],
                 env,
                 f"worker-{threads}",
             ) as worker:
