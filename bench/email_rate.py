@@ -6,8 +6,10 @@ sending the same bytes to the same SMTP server.
 The notifications (survey invitations) are queued in the database first; the clock starts
 when their messages are published and stops when the server has accepted the last email.
 The raw limit resends the very bytes the server received, from one thread: once with a
-connection per message (as Attune's mailer does: a message never waits on another's
-connection), once over a single connection.
+connection per message, once over a single connection. Attune's mailer keeps one connection
+per worker thread (shared/email/smtp.py), so the like-for-like limit is the single connection:
+the target (at least 50% of it, per worker process) is judged against that one; the ratio to a
+connection per message is printed beside it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from shared.models import Invitation, Notification, NotificationKind
 from shared.notifications.queue import queue_notification
 from shared.outbox import relay
 from shared.settings import Settings
+
+# Issue "Survey answers and emails at the speed of their parts", item 2.
+TARGET_SHARE = 0.5
 
 
 def _queue_surveys(db: Database, practice: SeededPractice, tokens_per_client: int) -> int:
@@ -111,7 +116,8 @@ def main() -> None:
             queued = _queue_surveys(stack.db, practice, -(-args.emails // clients))
             sink.clear()
             with served(
-                ["-m", "services.cli", "worker", "--threads", str(threads)],
+                # No ops endpoint: its fixed port may be taken by another worker on the machine.
+                ["-m", "services.cli", "worker", "--threads", str(threads), "--ops-port", "0"],
                 env,
                 f"worker-{threads}",
             ) as worker:
@@ -154,9 +160,11 @@ def main() -> None:
     per_message, one_connection = (float(str(row[2])) for row in rows[-2:])
     for row in rows[:-2]:
         rate = float(str(row[2]))
-        row.append(f"{rate / per_message:.0%} / {rate / one_connection:.0%}")
+        share = rate / one_connection
+        verdict = "met" if share >= TARGET_SHARE else "missed"
+        row += [f"{share:.0%}", f"{rate / per_message:.0%}", f"{verdict} ({share:.0%})"]
     for row in rows[-2:]:
-        row.append("")
+        row += ["", "", ""]
     table(
         "Emails rendered and delivered per second (survey invitations, one worker process)",
         [
@@ -164,7 +172,9 @@ def main() -> None:
             "emails",
             "per second",
             "worker CPU ms/email",
-            "of smtplib (conn per msg / one conn)",
+            "of smtplib one conn (like-for-like)",
+            "of smtplib conn per msg",
+            f"target >= {TARGET_SHARE:.0%} of one conn",
         ],
         rows,
     )

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from shared.email.message import OutgoingEmail
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -156,8 +157,8 @@ class SmtpMailer:
             f"username={self.username!r}, timeout={self.timeout})"
         )
 
-    def send(self, message: EmailMessage, *, accepted: Callable[[], None] | None = None) -> None:
-        """Deliver `message` to the envelope recipients taken from its To/Cc/Bcc headers.
+    def send(self, message: OutgoingEmail, *, accepted: Callable[[], None] | None = None) -> None:
+        """Deliver `message` to its envelope's recipients.
 
         Returns once the server has accepted the message for every recipient. Raises
         TransientDeliveryError or PermanentDeliveryError otherwise. Anything else that escapes
@@ -208,10 +209,12 @@ class SmtpMailer:
         if held is not None:
             _close_quietly(held.connection)
 
-    def _send_on(self, connection: _Session, message: EmailMessage) -> dict[str, Any]:
+    def _send_on(self, connection: _Session, message: OutgoingEmail) -> dict[str, Any]:
         connection.mail_accepted = False
         self._threads.held.used_at = time.monotonic()
-        refused: dict[str, Any] = connection.send_message(message)
+        refused: dict[str, Any] = connection.sendmail(
+            message.sender, list(message.recipients), message.data
+        )
         return refused
 
     def _connection(self) -> tuple[_Session, bool]:

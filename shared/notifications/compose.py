@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from shared.accounts.links import mint_token
@@ -23,7 +24,7 @@ from shared.email.content import (
     Sender,
     SurveyInvitationEmail,
 )
-from shared.email.message import build_message, make_message_id
+from shared.email.message import OutgoingEmail, build_message, make_message_id
 from shared.email.render import (
     render_account_link,
     render_digest,
@@ -42,12 +43,12 @@ from shared.models import (
     Client,
     Invitation,
     InvitationStatus,
-    Notification,
     NotificationKind,
     Nudge,
     NudgeDigest,
     NudgeStatus,
     Practice,
+    PracticeSettingsVersion,
     TokenPurpose,
 )
 from shared.practice.service import current_settings
@@ -63,6 +64,69 @@ ACCOUNT_LINK_PAGES = {
     NotificationKind.PASSWORD_RESET: ("account/reset", "Choose a new password for Attune"),
     NotificationKind.CLINICIAN_INVITATION: ("account/join", "Set up your Attune account"),
 }
+
+
+@dataclass(frozen=True)
+class ClaimedNotification:
+    """What composing needs of a notification row, as its claim returned it."""
+
+    id: UUID
+    practice_id: UUID
+    key: str
+    kind: NotificationKind
+    subject_id: UUID
+    attempts: int
+
+
+_INVITATION = Invitation.__table__  # type: ignore[attr-defined]
+_CLIENT = Client.__table__  # type: ignore[attr-defined]
+_PRACTICE = Practice.__table__  # type: ignore[attr-defined]
+_SETTINGS = PracticeSettingsVersion.__table__  # type: ignore[attr-defined]
+_ACCESS_TOKEN = AccessToken.__table__  # type: ignore[attr-defined]
+
+# What a survey email needs, in one round trip: the invitation, its client, and the practice's
+# current settings (their version too, which keys the parsed-settings cache). Built once: this
+# runs for every survey email.
+_SURVEY_READ = (
+    select(  # type: ignore[call-overload]
+        _INVITATION.c.id,
+        _INVITATION.c.practice_id,
+        _INVITATION.c.status,
+        _INVITATION.c.expires_at,
+        _CLIENT.c.id.label("client_id"),
+        _CLIENT.c.email,
+        _CLIENT.c.timezone,
+        _CLIENT.c.opted_out_at,
+        _SETTINGS.c.version,
+        _SETTINGS.c.body,
+    )
+    .select_from(
+        _INVITATION.outerjoin(_CLIENT, _CLIENT.c.id == _INVITATION.c.client_id)
+        .outerjoin(_PRACTICE, _PRACTICE.c.id == _INVITATION.c.practice_id)
+        .outerjoin(
+            _SETTINGS,
+            (_SETTINGS.c.practice_id == _PRACTICE.c.id)
+            & (_SETTINGS.c.version == _PRACTICE.c.settings_version),
+        )
+    )
+    .where(_INVITATION.c.id == bindparam("invitation_id"))
+)
+_ISSUE_TOKENS = insert(_ACCESS_TOKEN)
+
+# A settings version never changes once written (a change makes a new version), so its parsed
+# form can be kept; bounded so a process serving many practices does not grow without end.
+_SETTINGS_CACHE_SIZE = 1024
+_parsed_settings: dict[tuple[UUID, int], PracticeSettings] = {}
+
+
+def _settings_version(practice_id: UUID, version: int, body: dict[str, Any]) -> PracticeSettings:
+    key = (practice_id, version)
+    settings = _parsed_settings.get(key)
+    if settings is None:
+        if len(_parsed_settings) >= _SETTINGS_CACHE_SIZE:
+            _parsed_settings.clear()
+        settings = _parsed_settings[key] = PracticeSettings.model_validate(body)
+    return settings
 
 
 class NothingToSend(Exception):
@@ -82,73 +146,55 @@ def _sender(settings: PracticeSettings, config: Settings) -> Sender:
     )
 
 
-def _issue_token(
-    session: Session,
-    *,
-    practice_id: UUID,
-    purpose: TokenPurpose,
-    subject_id: UUID,
-    now: datetime,
-    expires_at: datetime | None,
-) -> str:
-    raw, digest = new_token()
-    session.add(
-        AccessToken(
-            token_hash=digest,
-            practice_id=practice_id,
-            purpose=purpose,
-            subject_id=subject_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
-    return raw
-
-
 def _survey_email(
-    session: Session, notification: Notification, config: Settings, now: datetime
+    session: Session, notification: ClaimedNotification, config: Settings, now: datetime
 ) -> tuple[str, SurveyInvitationEmail]:
-    # One round trip for both: this runs for every survey email.
-    found = session.exec(
-        select(Invitation, Client)
-        .outerjoin(Client, col(Client.id) == col(Invitation.client_id))
-        .where(col(Invitation.id) == notification.subject_id)
-    ).first()
+    connection = session.connection()
+    found = connection.execute(_SURVEY_READ, {"invitation_id": notification.subject_id}).first()
     if found is None:
         raise NotFound("invitation is gone")
-    invitation, client = found
-    if client is None:
+    if found.client_id is None:
         raise NotFound("client is gone")
     # Checked again at send time: an opt-out must hold from the click on, whatever was queued.
-    if client.opted_out_at is not None:
+    if found.opted_out_at is not None:
         raise NothingToSend("the client opted out")
-    if invitation.status is not InvitationStatus.SENT or (
-        invitation.expires_at is not None and invitation.expires_at <= now
+    if found.status is not InvitationStatus.SENT or (
+        found.expires_at is not None and found.expires_at <= now
     ):
-        raise NothingToSend(f"the survey is no longer open ({invitation.status.value})")
-    settings = current_settings(session, invitation.practice_id).settings
-    survey_token = _issue_token(
-        session,
-        practice_id=invitation.practice_id,
-        purpose=TokenPurpose.SURVEY,
-        subject_id=invitation.id,
-        now=now,
-        expires_at=invitation.expires_at,
-    )
-    unsubscribe_token = _issue_token(
-        session,
-        practice_id=invitation.practice_id,
-        purpose=TokenPurpose.UNSUBSCRIBE,
-        subject_id=client.id,
-        now=now,
-        expires_at=now + UNSUBSCRIBE_LIFETIME,
+        raise NothingToSend(f"the survey is no longer open ({found.status.value})")
+    if found.version is None:
+        raise NotFound("Practice not found.")
+    settings = _settings_version(found.practice_id, found.version, found.body)
+    survey_token, survey_hash = new_token()
+    unsubscribe_token, unsubscribe_hash = new_token()
+    # Both links in one INSERT.
+    connection.execute(
+        _ISSUE_TOKENS,
+        [
+            {
+                "token_hash": survey_hash,
+                "practice_id": found.practice_id,
+                "purpose": TokenPurpose.SURVEY,
+                "subject_id": found.id,
+                "created_at": now,
+                "expires_at": found.expires_at,
+            },
+            {
+                "token_hash": unsubscribe_hash,
+                "practice_id": found.practice_id,
+                "purpose": TokenPurpose.UNSUBSCRIBE,
+                "subject_id": found.client_id,
+                "created_at": now,
+                "expires_at": now + UNSUBSCRIBE_LIFETIME,
+            },
+        ],
     )
     base = config.base_url.rstrip("/")
     survey_url = f"{base}/s/{survey_token}"
     first = settings.items[0]
-    expires = (invitation.expires_at or now).astimezone(ZoneInfo(client.timezone))
-    return client.email, SurveyInvitationEmail(
-        to_address=client.email,
+    expires = (found.expires_at or now).astimezone(ZoneInfo(found.timezone))
+    return found.email, SurveyInvitationEmail(
+        to_address=found.email,
         sender=_sender(settings, config),
         subject=settings.sender.survey_subject,
         first_question=first.prompt,
@@ -208,7 +254,7 @@ def _dashboard_url(config: Settings) -> str:
 
 
 def _nudge_email(
-    session: Session, notification: Notification, config: Settings, now: datetime
+    session: Session, notification: ClaimedNotification, config: Settings, now: datetime
 ) -> tuple[str, NudgeEmail]:
     nudge = session.get(Nudge, notification.subject_id)
     if nudge is None:
@@ -234,7 +280,7 @@ def _nudge_email(
 
 
 def _digest_email(
-    session: Session, notification: Notification, config: Settings, now: datetime
+    session: Session, notification: ClaimedNotification, config: Settings, now: datetime
 ) -> tuple[str, DigestEmail]:
     digest = session.get(NudgeDigest, notification.subject_id)
     if digest is None:
@@ -269,7 +315,7 @@ def _digest_email(
 
 
 def _account_link_email(
-    session: Session, notification: Notification, config: Settings, now: datetime
+    session: Session, notification: ClaimedNotification, config: Settings, now: datetime
 ) -> AccountLinkEmail:
     link = session.get(AccountLink, notification.subject_id)
     account = session.get(Account, link.account_id) if link else None
@@ -295,8 +341,8 @@ def _account_link_email(
 
 
 def compose(
-    session: Session, notification: Notification, config: Settings, *, now: datetime
-) -> EmailMessage:
+    session: Session, notification: ClaimedNotification, config: Settings, *, now: datetime
+) -> OutgoingEmail:
     """The message to send. Survey links are minted here, at send time, and only their hashes
     are stored: the raw tokens exist in the outgoing email and nowhere else.
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from shared.email.message import OutgoingEmail
 from shared.email.sink import MailSink, StoredMessage, free_port
 from shared.email.smtp import (
     DeliveryError,
@@ -55,18 +57,30 @@ PASSWORD = "correct horse battery"
 
 def make_message(
     to: str = RECIPIENT, subject: str = "How did today's session feel?", **extra: str
-) -> EmailMessage:
+) -> OutgoingEmail:
+    """A message as delivery hands it to the mailer; a Cc or Bcc adds an envelope recipient
+    (a Bcc only there)."""
     message = EmailMessage()
     message["From"] = SENDER
     message["To"] = to
     message["Subject"] = subject
     message["List-Unsubscribe"] = "<https://attune.example/u/tok123>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    recipients = [parseaddr(to)[1]]
     for name, value in extra.items():
-        message[name.replace("_", "-")] = value
+        header = name.replace("_", "-")
+        if header in ("Cc", "Bcc"):
+            recipients.append(parseaddr(value)[1])
+        if header != "Bcc":
+            message[header] = value
     message.set_content("Tap a number to answer.\n")
     message.add_alternative("<p>Tap a number to answer.</p>", subtype="html")
-    return message
+    return OutgoingEmail(
+        sender=parseaddr(SENDER)[1],
+        recipients=tuple(recipients),
+        message_id="<test@attune.example>",
+        data=message.as_bytes(policy=policy.SMTP),
+    )
 
 
 def make_mailer(port: int, **kwargs: Any) -> SmtpMailer:
@@ -396,7 +410,7 @@ def test_accepted_message_arrives_with_headers_intact() -> None:
     assert "<p>Tap a number" in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
-def test_bcc_is_delivered_but_not_disclosed() -> None:
+def test_an_envelope_only_recipient_is_delivered_but_not_disclosed() -> None:
     recorder = Recorder()
     with smtp_server(recorder) as port:
         make_mailer(port).send(make_message(Bcc="audit@attune.example"))
@@ -705,9 +719,9 @@ def test_retry_delay_never_shrinks() -> None:
 # --------------------------------------------------------------------------- MailSink
 
 
-def send_raw(port: int, message: EmailMessage) -> None:
+def send_raw(port: int, message: OutgoingEmail) -> None:
     with smtplib.SMTP(HOST, port, local_hostname="attune-test", timeout=TIMEOUT) as client:
-        client.send_message(message)
+        client.sendmail(message.sender, list(message.recipients), message.data)
 
 
 def test_sink_stores_messages_newest_first(tmp_path: Path) -> None:

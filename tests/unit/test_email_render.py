@@ -22,7 +22,7 @@ from shared.email.content import (
     Sender,
     SurveyInvitationEmail,
 )
-from shared.email.message import build_message, make_message_id
+from shared.email.message import OutgoingEmail, build_message, make_message_id
 from shared.email.render import TEMPLATES_DIR, render_nudge, render_survey_invitation
 
 PRACTICE = "A & B <Clinic>"
@@ -117,11 +117,12 @@ def serialize(rendered: RenderedEmail, *, sender: Sender, to_address: str) -> by
         message_id=MESSAGE_ID,
         sent_at=SENT_AT,
     )
-    return message.as_bytes()
+    return message.data
 
 
 def parse(raw: bytes) -> EmailMessage:
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    # SMTP carries CRLF line ends; a delivering MTA stores local ones, and so do we here.
+    parsed = BytesParser(policy=policy.default).parsebytes(raw.replace(b"\r\n", b"\n"))
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -224,7 +225,7 @@ def test_list_unsubscribe_headers_follow_rfc_8058() -> None:
     assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE_URL}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # Mail providers read this header raw: it must be one plain line, not RFC 2047 words.
-    assert f"\nList-Unsubscribe: <{UNSUBSCRIBE_URL}>\n".encode() in raw
+    assert f"\r\nList-Unsubscribe: <{UNSUBSCRIBE_URL}>\r\n".encode() in raw
 
 
 def test_message_headers() -> None:
@@ -240,7 +241,7 @@ def test_message_headers() -> None:
     assert message["Subject"] == "A quick question from A & B"
     assert message["Date"].datetime == SENT_AT
     assert message["Message-ID"] == MESSAGE_ID
-    assert f"\nMessage-ID: {MESSAGE_ID}\n".encode() in raw
+    assert f"\r\nMessage-ID: {MESSAGE_ID}\r\n".encode() in raw
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["MIME-Version"] == "1.0"
 
@@ -263,7 +264,7 @@ def test_date_keeps_the_given_offset() -> None:
         sent_at=sent_at,
     )
 
-    assert message["Date"] == "Thu, 20 Nov 2025 10:30:00 +0100"
+    assert b"\r\nDate: Thu, 20 Nov 2025 10:30:00 +0100\r\n" in message.data
 
 
 def test_html_escapes_every_value() -> None:
@@ -316,9 +317,12 @@ def test_every_message_line_is_seven_bit_and_short() -> None:
     message = parse(raw)
 
     assert raw.isascii()
-    assert max(len(line) for line in raw.split(b"\n")) <= 998
-    body = raw.split(b"\n\n", 1)[1]
-    assert max(len(line) for line in body.split(b"\n")) <= 78
+    lines = raw.split(b"\r\n")
+    assert raw.endswith(b"\r\n")
+    assert not any(b"\r" in line or b"\n" in line for line in lines)
+    assert max(len(line) for line in lines) <= 998
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 78
     assert message["From"].addresses[0].display_name == "Praxis Müller & Söhne"
     plain, _ = parts(message)
     assert email.first_question in plain
@@ -445,7 +449,7 @@ def build_nudge_message(
     *,
     message_id: str = MESSAGE_ID,
     sent_at: datetime = SENT_AT,
-) -> EmailMessage:
+) -> OutgoingEmail:
     return build_message(
         rendered,
         sender=make_sender(),
@@ -504,6 +508,6 @@ def test_message_id_from_make_message_id_survives_the_round_trip() -> None:
         to_address="dr@x.org",
         message_id=message_id,
         sent_at=SENT_AT,
-    ).as_bytes()
+    ).data
 
     assert parse(raw)["Message-ID"] == message_id

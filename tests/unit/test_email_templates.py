@@ -78,7 +78,7 @@ def round_trip(name: str) -> tuple[EmailMessage, str, str]:
         message_id=make_message_id(f"test:{name}", "harbour.example"),
         sent_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
     )
-    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    parsed = BytesParser(policy=policy.default).parsebytes(message.data.replace(b"\r\n", b"\n"))
     assert isinstance(parsed, EmailMessage)
     plain = parsed.get_body(preferencelist=("plain",))
     markup = parsed.get_body(preferencelist=("html",))
