@@ -76,7 +76,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
         config = settings.model_copy(update={"redis_url": redis_server.url, "smtp_port": held.port})
         env = environment(config, ATTUNE_BASE_URL="http://attune.test")
         stack = build_stack(config, clock=clock, namespace=env["ATTUNE_REDIS_NAMESPACE"])
-        workers = [start(["worker", "--threads", "1"], env, tmp_path)]
+        workers = [start(["worker", "--threads", "1", "--ops-port", "0"], env, tmp_path)]
         try:
             with (
                 serving(stack.api()) as base_url,
@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_send_is_redelivered_and_the_email_arrives_once(
             assert stuck.status is NotificationStatus.SENDING
             assert held.accepted_messages() == []
 
-            workers.append(start(["worker", "--threads", "1"], env, tmp_path))
+            workers.append(start(["worker", "--threads", "1", "--ops-port", "0"], env, tmp_path))
             assert stuck.claimed_at is not None
             clock.set(stuck.claimed_at + 2 * SWEEP_AFTER + timedelta(seconds=1))
             assert tick(stack.db, clock, stack.publisher).notifications_requeued >= 1

@@ -151,10 +151,10 @@ def test_a_worker_killed_at_random_in_a_burst_loses_nothing_and_repeats_only_the
         running: list[subprocess.Popen[bytes]] = []
         kills: list[Kill] = []
         try:
-            worker = start(["worker", "--threads", "2"], env, tmp_path)
+            worker = start(["worker", "--threads", "2", "--ops-port", "0"], env, tmp_path)
             running.append(worker)
             began = time.monotonic()
-            running.append(start(["scheduler"], env, tmp_path))
+            running.append(start(["scheduler", "--ops-port", "0"], env, tmp_path))
             # Each kill at a random point of its third of the burst.
             for third in range(KILLS):
                 low = EMAILS * third // KILLS + 5
@@ -165,7 +165,7 @@ def test_a_worker_killed_at_random_in_a_burst_loses_nothing_and_repeats_only_the
                 ), logs_of(tmp_path)
                 _kill(worker)
                 kills.append(Kill(at=datetime.now(UTC), recorded=_recorded(owner_db)))
-                worker = start(["worker", "--threads", "2"], env, tmp_path)
+                worker = start(["worker", "--threads", "2", "--ops-port", "0"], env, tmp_path)
                 running.append(worker)
             last_kill = time.monotonic()
 

@@ -32,7 +32,11 @@ def test_multi_process_commands(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = environment(settings, ATTUNE_BASE_URL=base)
-    commands = [["api", "--port", str(port)], ["worker", "--threads", "2"], ["scheduler"]]
+    commands = [
+        ["api", "--port", str(port)],
+        ["worker", "--threads", "2", "--ops-port", "0"],
+        ["scheduler", "--ops-port", "0"],
+    ]
     with processes(commands, env, tmp_path), httpx.Client(base_url=base, timeout=10) as http:
 
         def api_up() -> bool:
