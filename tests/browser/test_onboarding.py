@@ -19,17 +19,10 @@ from tests.browser.conftest import check_page, focused, new_context, tab_to
 from tests.conftest import START
 from tests.support.loop import addressed_to, links, settle, tick_and_settle
 from tests.support.practice import PracticeFixture
+from tests.support.signing_in import sign_in
 
 OWNER_PASSWORD = "correct horse battery"
 CLINICIAN_PASSWORD = "another long secret"
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_a_new_practice_signs_up_by_keyboard_and_lands_on_its_checklist(page: Page) -> None:
