@@ -15,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from services.api import openapi_errors
+from services.api import openapi_errors, openapi_operations
 from services.api.auth import (
     TokenAuthenticationMiddleware,
     api_keys_where_allowed,
@@ -168,6 +168,8 @@ def create_app(
     )
     # Each operation's error answers in /schema, from its handler's guards, opts and inputs.
     openapi_errors.document_error_answers(app)
+    # Public operations say they need no credentials; an optional body is not required.
+    openapi_operations.document_access_and_bodies(app)
     # Outside Litestar's routing, guards and authentication, so that every answer (a 401 from
     # the authentication middleware, a 404 or 405 from the router, an OPTIONS, a HEAD, and any
     # route added later) gets the request id, the security headers and its log line and

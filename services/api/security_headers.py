@@ -14,11 +14,16 @@ BASE_HEADERS = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
-# Pages are server-rendered without JavaScript.
+# Pages are server-rendered without JavaScript, styled by Attune's stylesheets alone (no
+# <style> element or style attribute in a template: tests/integration/test_link_pages.py).
 PAGE_POLICY = (
-    b"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    b"default-src 'none'; style-src 'self'; img-src 'self' data:; "
     b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+# The demo's mail sink (/dev/mail, never in production) shows each email's HTML in a
+# sandboxed srcdoc frame, which inherits its page's policy: an email carries its styles
+# inline, as mail clients need.
+DEV_MAIL_POLICY = PAGE_POLICY.replace(b"style-src 'self'", b"style-src 'self' 'unsafe-inline'")
 # The documentation viewers at /schema are scripts, served by Attune (services/api/
 # openapi_viewers.py): scripts from Attune only, never inline; they fetch the schema and,
 # in Swagger UI's "Try it out", call the API on the same origin. Both viewers set inline
@@ -39,7 +44,13 @@ def security_headers(*, https: bool) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             path = scope.get("path", "")
-            policy = DOCS_POLICY if path.startswith("/schema") else PAGE_POLICY
+            policy = (
+                DOCS_POLICY
+                if path.startswith("/schema")
+                else DEV_MAIL_POLICY
+                if path.startswith("/dev/mail")
+                else PAGE_POLICY
+            )
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from services.bootstrap import Stack
 from tests.browser.chromium import chromium_path
@@ -64,9 +64,26 @@ def practice(api: httpx.Client) -> PracticeFixture:
     return create_practice(api)
 
 
+# Every refusal by a page's Content-Security-Policy (a style, an image, a script it blocked),
+# collected in the page for check_page: a refused stylesheet is a page shown unstyled.
+RECORD_REFUSALS = """
+window.__refused = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__refused.push(`${event.violatedDirective} refused ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+def new_context(browser: Browser, site: str) -> BrowserContext:
+    """A fresh browser profile on the site (no cookies), recording its policy's refusals."""
+    context = browser.new_context(base_url=site, viewport={"width": 1280, "height": 900})
+    context.add_init_script(RECORD_REFUSALS)
+    return context
+
+
 @pytest.fixture
 def page(browser: Browser, site: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=site, viewport={"width": 1280, "height": 900})
+    context = new_context(browser, site)
     opened = context.new_page()
     yield opened
     context.close()
@@ -84,10 +101,16 @@ def axe_problems(page: Page) -> list[str]:
 
 
 def check_page(page: Page, name: str) -> None:
-    """What every visited page must pass, at both widths: axe-core finds nothing serious or
-    critical, and nothing is wider than the window (no sideways scrolling at 390 px).
-    Screenshots of each width go under var/screenshots/ for people to look at."""
+    """What every visited page must pass, at both widths: its policy refused nothing and its
+    stylesheets applied, axe-core finds nothing serious or critical, and nothing is wider
+    than the window (no sideways scrolling at 390 px). Screenshots of each width go under
+    var/screenshots/ for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert page.evaluate("window.__refused") == [], f"{name}: the page's policy refused these"
+    styled = page.evaluate(
+        "Array.from(document.styleSheets).filter((sheet) => sheet.cssRules.length).length"
+    )
+    assert styled >= 1, f"{name} has no stylesheet applied"
     original = page.viewport_size or {"width": 1280, "height": 900}
     try:
         for width in WIDTHS:

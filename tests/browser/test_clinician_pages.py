@@ -17,17 +17,10 @@ from tests.conftest import START
 from tests.integration.test_appointments import make_dip
 from tests.support.caseload import add_client, book
 from tests.support.practice import PracticeFixture
+from tests.support.signing_in import sign_in
 
 OWNER = "owner@harbour.example.com"
 OWNER_PASSWORD = "correct horse battery"
-
-
-def sign_in(page: Page, email: str, password: str, path: str = "/login") -> None:
-    page.goto(path)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
 
 
 def test_a_new_clinicians_pages_before_any_session(page: Page, practice: PracticeFixture) -> None:

@@ -16,6 +16,7 @@ from tests.browser.conftest import check_page, focused, tab_to
 from tests.conftest import START
 from tests.support.history import FIVE, answered_session, unanswered_session
 from tests.support.practice import PracticeFixture, add_clinician_with_client
+from tests.support.signing_in import sign_in
 
 OWNER_PASSWORD = "correct horse battery"
 
@@ -49,18 +50,10 @@ def history(stack: Stack, practice: PracticeFixture) -> PracticeFixture:
     return practice
 
 
-def sign_in(page: Page, practice: PracticeFixture) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(practice.owner["email"])
-    page.get_by_label("Password").fill(OWNER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/practice")
-
-
 def test_the_owner_changes_a_threshold_previews_it_saves_it_and_reads_the_history(
     page: Page, history: PracticeFixture
 ) -> None:
-    sign_in(page, history)
+    sign_in(page, history.owner["email"], OWNER_PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your practice")
     check_page(page, "owner-figures")
 
@@ -142,7 +135,7 @@ def test_the_same_journey_by_keyboard_alone(page: Page, history: PracticeFixture
 def test_the_figures_page_with_no_data_and_with_a_refused_period(
     page: Page, practice: PracticeFixture
 ) -> None:
-    sign_in(page, practice)
+    sign_in(page, practice.owner["email"], OWNER_PASSWORD)
     expect(page.get_by_role("table", name="Repair rate per suggested move")).to_be_visible()
     expect(page.locator("main")).to_contain_text("no data")
     check_page(page, "owner-figures-empty")
@@ -160,7 +153,7 @@ def test_the_figures_page_with_no_data_and_with_a_refused_period(
 def test_the_emails_page_empty_and_with_a_failed_email(
     page: Page, stack: Stack, practice: PracticeFixture
 ) -> None:
-    sign_in(page, practice)
+    sign_in(page, practice.owner["email"], OWNER_PASSWORD)
     page.get_by_role("link", name="Emails").click()
     expect(page.get_by_role("status")).to_have_text(
         "Every email so far has gone through. Nothing needs your attention."
@@ -203,7 +196,7 @@ def test_the_emails_page_empty_and_with_a_failed_email(
 def test_the_audit_log_with_filters_and_a_refused_filter(
     page: Page, practice: PracticeFixture
 ) -> None:
-    sign_in(page, practice)
+    sign_in(page, practice.owner["email"], OWNER_PASSWORD)
     page.get_by_role("link", name="Audit log").click()
     table = page.get_by_role("table", name="Audit log entries")
     expect(table).to_contain_text("Added a client")

@@ -20,6 +20,7 @@ from shared.security import hash_token
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links
 from tests.support.practice import PracticeFixture, create_practice
+from tests.support.signing_in import log_in
 
 OWNER_PASSWORD = "correct horse battery"
 
@@ -37,10 +38,6 @@ def captured_logs() -> Iterator[io.StringIO]:
     configure_logging("WARNING")
 
 
-def _log_in(http: httpx.Client, email: str, password: str) -> httpx.Response:
-    return http.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
 def _set_cookies(response: httpx.Response) -> dict[str, str]:
     return {header.split("=", 1)[0]: header for header in response.headers.get_list("set-cookie")}
 
@@ -48,7 +45,7 @@ def _set_cookies(response: httpx.Response) -> dict[str, str]:
 def test_login_gives_a_bearer_token_and_a_locked_down_cookie(
     http: httpx.Client, practice: PracticeFixture
 ) -> None:
-    response = _log_in(http, practice.owner["email"], OWNER_PASSWORD)
+    response = log_in(http, practice.owner["email"], OWNER_PASSWORD)
     assert response.status_code == 200
     token = response.json()["token"]
     cookies = _set_cookies(response)
@@ -59,16 +56,16 @@ def test_login_gives_a_bearer_token_and_a_locked_down_cookie(
     assert "secure" in cookies["attune_csrf"].lower()
     assert http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
-    wrong = _log_in(http, practice.owner["email"], "not the password at all")
+    wrong = log_in(http, practice.owner["email"], "not the password at all")
     assert wrong.status_code == 401
-    nobody = _log_in(http, "nobody@harbour.example.com", "not the password at all")
+    nobody = log_in(http, "nobody@harbour.example.com", "not the password at all")
     assert (nobody.status_code, nobody.json()["detail"]) == (401, wrong.json()["detail"])
 
 
 def test_a_cookie_session_needs_the_csrf_header_for_changes(
     stack: Stack, http: httpx.Client, practice: PracticeFixture
 ) -> None:
-    logged_in = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()
+    logged_in = log_in(http, practice.owner["email"], OWNER_PASSWORD).json()
     base = str(http.base_url)
     # A fresh client that holds the cookies the sign-in set, as a browser does; a hostile
     # page can make the browser send them, but cannot read them to set the header.
@@ -104,7 +101,7 @@ def test_a_cookie_session_needs_the_csrf_header_for_changes(
 def test_logout_revokes_the_session_and_sessions_expire(
     http: httpx.Client, practice: PracticeFixture, clock: ManualClock
 ) -> None:
-    token = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
+    token = log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     out = http.post("/api/v1/auth/logout", headers=bearer)
     assert out.status_code == 204
@@ -115,7 +112,7 @@ def test_logout_revokes_the_session_and_sessions_expire(
     assert http.get("/api/v1/me", headers=bearer).status_code == 401
 
     # In use all day: the absolute limit (8 h) still ends it.
-    again = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
+    again = log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
     other = {"Authorization": f"Bearer {again}"}
     for _ in range(23):
         clock.advance(timedelta(minutes=20))
@@ -171,7 +168,7 @@ def test_password_reset_by_single_use_link(
         assert 'name="password"' in page.text
         assert page.headers["referrer-policy"] == "no-referrer"
         assert page.headers["cache-control"] == "no-store"
-    assert _log_in(http, owner_email, OWNER_PASSWORD).status_code == 200
+    assert log_in(http, owner_email, OWNER_PASSWORD).status_code == 200
 
     # A typo does not use the link up.
     mismatch = http.post(path, data={"password": "a new long secret", "confirm": "something else"})
@@ -182,8 +179,8 @@ def test_password_reset_by_single_use_link(
 
     done = http.post(path, data={"password": "a new long secret", "confirm": "a new long secret"})
     assert done.status_code == 200, done.text
-    assert _log_in(http, owner_email, OWNER_PASSWORD).status_code == 401
-    assert _log_in(http, owner_email, "a new long secret").status_code == 200
+    assert log_in(http, owner_email, OWNER_PASSWORD).status_code == 401
+    assert log_in(http, owner_email, "a new long secret").status_code == 200
     assert http.get("/api/v1/me", headers=old_session).status_code == 401, "sessions revoked"
 
     again = http.post(
@@ -191,7 +188,7 @@ def test_password_reset_by_single_use_link(
     )
     assert again.status_code == 410
     assert http.get(path).status_code == 410
-    assert _log_in(http, owner_email, "a new long secret").status_code == 200
+    assert log_in(http, owner_email, "a new long secret").status_code == 200
     # The invitation page does not take a reset token.
     assert http.get(path.replace("/reset/", "/join/")).status_code == 404
     assert token not in captured_logs.getvalue()
@@ -208,7 +205,7 @@ def test_a_reset_link_expires(
     late = http.post(path, data={"password": "a new long secret", "confirm": "a new long secret"})
     assert late.status_code == 410
     assert "expired" in late.text
-    assert _log_in(http, practice.owner["email"], OWNER_PASSWORD).status_code == 200
+    assert log_in(http, practice.owner["email"], OWNER_PASSWORD).status_code == 200
 
 
 def test_a_clinician_joins_by_invitation(
@@ -225,7 +222,7 @@ def test_a_clinician_joins_by_invitation(
     text = body(addressed_to(sink, "jo@harbour.example.com")[0], "plain")
     assert "Harbour Counselling" in text and "7 days" in text
     # Without a password nobody can sign in as the new account.
-    assert _log_in(http, "jo@harbour.example.com", "").status_code in (401, 422)
+    assert log_in(http, "jo@harbour.example.com", "").status_code in (401, 422)
     assert http.get(path).status_code == 200
 
     # Only the owner invites; a clinician of the practice may not.
@@ -247,7 +244,7 @@ def test_a_clinician_joins_by_invitation(
     # The invitation ends signed in, on the clinician's home page.
     assert (done.status_code, done.headers["location"]) == (303, "/sessions")
     assert "attune_session" in _set_cookies(done)
-    signed_in = _log_in(http, "jo@harbour.example.com", "my own password")
+    signed_in = log_in(http, "jo@harbour.example.com", "my own password")
     assert signed_in.status_code == 200
     assert signed_in.json()["account"]["role"] == "clinician"
     assert (

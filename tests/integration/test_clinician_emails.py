@@ -22,11 +22,13 @@ from shared.models import Invitation, Notification, NotificationKind, Nudge, Nud
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links, tick_and_settle
 from tests.support.practice import PracticeFixture, create_practice
+from tests.support.signing_in import token_of
 
 BASE = "http://attune.test"
 LOW = {"honest": "1", "disagree": "3", "respected": "2", "input": "3", "pace": "1"}
 COMMENT = "My therapist keeps mentioning my panic disorder diagnosis"
 CHICAGO_CLINICIAN = "dana@harbour.example.com"
+CHICAGO_PASSWORD = "a third long secret"
 
 
 @dataclass
@@ -44,16 +46,7 @@ class Caseload:
 
     def log_in(self) -> None:
         """Sessions last hours; after the test clock jumps days, sign in afresh."""
-        self.clinician["token"] = log_in(self.http)
-
-
-def log_in(http: httpx.Client) -> str:
-    answer = http.post(
-        "/api/v1/auth/login", json={"email": CHICAGO_CLINICIAN, "password": "a third long secret"}
-    )
-    assert answer.status_code == 200, answer.text
-    token: str = answer.json()["token"]
-    return token
+        self.clinician["token"] = token_of(self.http, CHICAGO_CLINICIAN, CHICAGO_PASSWORD)
 
 
 def add_chicago_caseload(practice: PracticeFixture, references: list[str]) -> Caseload:
@@ -65,12 +58,12 @@ def add_chicago_caseload(practice: PracticeFixture, references: list[str]) -> Ca
             "email": CHICAGO_CLINICIAN,
             "name": "Dana Clinician",
             "timezone": "America/Chicago",
-            "password": "a third long secret",
+            "password": CHICAGO_PASSWORD,
         },
         headers=practice.as_owner(),
     )
     assert added.status_code == 201, added.text
-    token = log_in(http)
+    token = token_of(http, CHICAGO_CLINICIAN, CHICAGO_PASSWORD)
     clients = []
     for reference in references:
         client = http.post(

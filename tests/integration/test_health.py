@@ -85,6 +85,29 @@ def test_the_api_answers_live_and_ready_without_signing_in(
             assert secret not in ready.text
 
 
+def test_one_handler_answers_ready_and_the_older_probe_path(
+    stack: Stack, http: httpx.Client
+) -> None:
+    """/health and /health/ready cannot drift apart: the same handler answers both, and
+    each path keeps its documented operation."""
+    app = stack.api()
+    handlers = {
+        path: route.route_handler_map["GET"][0].fn  # type: ignore[attr-defined]
+        for route in app.routes
+        for path in ("/health", "/health/ready")
+        if route.path == path
+    }
+    assert set(handlers) == {"/health", "/health/ready"}
+    assert handlers["/health"] is handlers["/health/ready"]
+    document = http.get("/schema/openapi.json").json()["paths"]
+    ids = {path: document[path]["get"]["operationId"] for path in ("/health", "/health/ready")}
+    assert ids == {"/health": "checkHealth", "/health/ready": "checkReady"}
+    for path in ids:
+        operation = document[path]["get"]
+        assert "503" in operation["responses"] and operation["summary"], path
+        assert "/health answers the same" in operation["description"], path
+
+
 def test_the_ops_port_answers_live_ready_and_metrics(stack: Stack) -> None:
     server = OpsServer(live=stack.health().live, ready=stack.health().ready).start()
     try:

@@ -27,6 +27,7 @@ from tests.support.attack import (
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.pages import SignedIn
 from tests.support.practice import PracticeFixture, create_practice
+from tests.support.signing_in import token_of
 
 REFUSED = {401, 403, 404, 405}
 LOW = {"honest": "1", "disagree": "2", "respected": "1", "input": "2", "pace": "1"}
@@ -52,9 +53,7 @@ def _clinician(http: httpx.Client, practice: PracticeFixture, slug: str) -> dict
         headers=practice.as_owner(),
     )
     assert added.status_code == 201, added.text
-    token = http.post(
-        "/api/v1/auth/login", json={"email": email, "password": "a third long secret"}
-    ).json()["token"]
+    token = token_of(http, email, "a third long secret")
     return {"id": added.json()["id"], "token": token, "email": email}
 
 
@@ -113,9 +112,7 @@ def world(stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock) 
     _run_loop_to_alerts(stack, http, sink, clock, [(b, b.client, "b"), (a, other_client, "a2")])
     a.log_in_again()
     b.log_in_again()
-    other["token"] = http.post(
-        "/api/v1/auth/login", json={"email": other["email"], "password": "a third long secret"}
-    ).json()["token"]
+    other["token"] = token_of(http, other["email"], "a third long secret")
     return World(a=a, b=b, other_clinician=other, other_client=other_client)
 
 

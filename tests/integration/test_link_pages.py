@@ -6,11 +6,14 @@ without a body, and change nothing (no answer, no opt-out, no token used up).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from services.api.app import TEMPLATES
 from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
@@ -101,3 +104,34 @@ def test_an_unsubscribed_client_is_told_so_and_offered_no_second_button(
         twice = http.post(path)
     assert "already unsubscribed" in twice.text
     assert count(stack, OptOutChange) == 1
+
+
+def _policy(response: httpx.Response) -> dict[str, str]:
+    return dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["content-security-policy"].split(";")
+    )
+
+
+def test_pages_take_their_styles_from_attunes_stylesheets_alone(
+    http: httpx.Client, practice: PracticeFixture
+) -> None:
+    """No template styles itself inline (a <style> element or a style attribute), so the
+    pages' policy allows styles from Attune's own files only, not 'unsafe-inline'."""
+    inline = [
+        f"{template.relative_to(TEMPLATES)}: {found}"
+        for template in sorted(Path(TEMPLATES).rglob("*.html"))
+        for found in re.findall(r"<style\b|\sstyle\s*=", template.read_text())
+    ]
+    assert not inline, inline
+    for path in ("/login", "/s/not-a-token", "/account/reset/not-a-token", "/u/not-a-token"):
+        page = http.get(path)
+        assert _policy(page)["style-src"] == "'self'", path
+        sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)">', page.text)
+        assert sheets, path
+        for sheet in sheets:
+            served = http.get(sheet)
+            assert served.status_code == 200 and served.headers["content-type"].startswith(
+                "text/css"
+            ), sheet
+            assert "{" in served.text, sheet

@@ -214,6 +214,106 @@ def test_refused_values_are_shown_next_to_their_fields_with_the_rest_kept(
     assert "password" not in re.findall(r'name="password"[^>]*value="([^"]*)"', signup.text)
 
 
+# Pydantic's own wording, for programmers: the JSON API's answers say this, pages never do.
+PYDANTIC_WORDS = re.compile(
+    r"Input should|String should|Field required|valid UUID|Value error|value is not a valid|"
+    r"unable to parse|found 0"
+)
+EMAIL_ASKED = "Enter an email address, like name@example.com."
+
+
+def test_every_page_form_says_what_to_fix_in_plain_words(
+    practice: PracticeFixture, owner: PageSession, http: httpx.Client
+) -> None:
+    """Each form posted empty (or with values no browser widget would send) says per field,
+    in words a clinician understands, what to do; never pydantic's message."""
+    cases: list[tuple[PageSession, str, dict[str, str], dict[str, str]]] = [
+        (
+            owner,
+            "/appointments/new",
+            {"client_id": "", "day": "", "start": "", "minutes": ""},
+            {
+                "client_id": "Choose a client.",
+                "day": "Enter a date.",
+                "start": "Enter a time, like 09:30.",
+                "minutes": "Enter a whole number between 5 and 480.",
+            },
+        ),
+        (
+            owner,
+            "/appointments/new",
+            {
+                "client_id": practice.client["id"],
+                "day": "9999-12-31",  # its end would overflow the calendar
+                "start": "23:00",
+                "minutes": "2.5",
+            },
+            {
+                "day": "Enter a date between 1901 and 2198.",
+                "minutes": "Enter a whole number between 5 and 480.",
+            },
+        ),
+        (
+            owner,
+            "/clients/new",
+            {"reference": "", "email": "", "timezone": "", "clinician_id": "nobody"},
+            {
+                "reference": "Enter a reference of up to 40 letters, digits, dots, dashes or "
+                "underscores, starting with a letter or digit.",
+                "email": EMAIL_ASKED,
+                "clinician_id": "Choose a clinician.",
+            },
+        ),
+        (
+            owner,
+            "/practice/clinicians",
+            {"name": "", "email": "jo", "timezone": "Mars/Olympus"},
+            {
+                "name": "Enter their name, up to 120 characters.",
+                "email": EMAIL_ASKED,
+                "timezone": "Choose a time zone from the list.",
+            },
+        ),
+        (
+            owner,
+            "/practice/api-keys",
+            {"name": ""},
+            {"name": "Enter a name for the key, up to 80 characters."},
+        ),
+        (
+            PageSession(http),
+            "/signup",
+            dict.fromkeys(
+                ("practice_name", "owner_name", "owner_email", "password", "timezone"), ""
+            ),
+            {
+                "practice_name": "Enter the practice's name, up to 120 characters.",
+                "owner_name": "Enter your name, up to 120 characters.",
+                "owner_email": EMAIL_ASKED,
+                "password": "Choose a password of 10 to 200 characters.",
+                "timezone": "Choose a time zone from the list.",
+            },
+        ),
+        (
+            PageSession(http),
+            "/login",
+            {"email": "", "password": ""},
+            {"email": EMAIL_ASKED, "password": "Enter your password."},
+        ),
+        (PageSession(http), "/forgot-password", {"email": "nobody"}, {"email": EMAIL_ASKED}),
+    ]
+    for session, path, form, asked in cases:
+        refused = session.post(path, form)
+        assert refused.status_code == 422, (path, refused.status_code, refused.text[:300])
+        assert not PYDANTIC_WORDS.search(refused.text), (path, PYDANTIC_WORDS.findall(refused.text))
+        for field, words in asked.items():
+            assert field_error(refused.text, field) == words, (path, field)
+            assert re.search(rf'aria-describedby="[^"]*\b{field}-error[ "]', refused.text), (
+                path,
+                field,
+            )
+
+
 def test_taken_values_and_unknown_choices_come_back_on_the_form(
     stack: Stack, practice: PracticeFixture, owner: PageSession, http: httpx.Client
 ) -> None:

@@ -183,9 +183,11 @@ def test_a_refused_value_is_shown_next_to_its_field_and_the_rest_is_kept(
     assert refused.headers["content-type"].startswith("text/html")
     html = refused.text
     assert "would flag every answer" in field_error(html, "rules.floor.floor")
-    assert "valid integer" in field_error(html, "timing.survey_delay_minutes")
-    assert field_error(html, "timezone") == "unknown time zone 'Europe/Narnia'"
-    assert field_error(html, "item_keys") == "choose 3 to 5 built-in items"
+    assert field_error(html, "timing.survey_delay_minutes") == (
+        "Enter a whole number between 0 and 10080."
+    )
+    assert field_error(html, "timezone") == "Unknown time zone 'Europe/Narnia'."
+    assert field_error(html, "item_keys") == "Choose 3 to 5 built-in items."
     assert re.search(r'aria-invalid="true" aria-describedby="[^"]*rules-floor-floor-error"', html)
     assert "Nothing was saved" in text_of(html)
     # Everything typed stays as typed, the refused values included.
@@ -213,7 +215,9 @@ def test_custom_items_are_added_refused_in_their_row_and_removed(
     )
     refused = post_settings(owner, fields, "save")
     assert refused.status_code == 422
-    assert "pattern" in field_error(refused.text, "custom_items.0.key")
+    assert field_error(refused.text, "custom_items.0.key") == (
+        "Use 2 to 32 lowercase letters, digits or underscores, starting with a letter."
+    )
     kept = dict(form_fields(refused.text, "/practice/settings"))
     assert kept["custom_items.0.key"] == "Safe To Speak"
     assert kept["custom_items.0.prompt"] == "I felt safe to say what was on my mind."
@@ -346,7 +350,7 @@ def test_preview_shows_the_counts_and_saves_and_sends_nothing(
     too_long = replaced(fields, days="900")
     refused = post_settings(owner, too_long, "preview")
     assert refused.status_code == 422
-    assert "less than or equal to 365" in field_error(refused.text, "days")
+    assert field_error(refused.text, "days") == "Enter a whole number between 1 and 365."
     assert dict(form_fields(refused.text, "/practice/settings"))["rules.floor.floor"] == "3"
 
 

@@ -10,6 +10,7 @@ import pytest
 from shared.clock import ManualClock
 from shared.settings import Settings
 from tests.support.practice import PracticeFixture, create_practice
+from tests.support.signing_in import log_in
 
 OWNER_PASSWORD = "correct horse battery"
 
@@ -24,14 +25,10 @@ def practice(http: httpx.Client) -> PracticeFixture:
     return create_practice(http)
 
 
-def _log_in(http: httpx.Client, email: str, password: str) -> httpx.Response:
-    return http.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
 def test_a_session_left_unused_ends_after_the_idle_limit(
     http: httpx.Client, practice: PracticeFixture, clock: ManualClock
 ) -> None:
-    token = _log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
+    token = log_in(http, practice.owner["email"], OWNER_PASSWORD).json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     clock.advance(timedelta(minutes=29))
     assert http.get("/api/v1/me", headers=bearer).status_code == 200

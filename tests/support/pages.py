@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 
 from services.api.auth import CSRF_COOKIE, SESSION_COOKIE
+from tests.support.signing_in import log_in
 
 
 def signed_in(base_url: str, email: str, password: str) -> httpx.Client:
     """A client holding the cookies a sign-in sets. They are Secure, so a plain-HTTP test
     server's client would not send them back by itself: they are set by hand here."""
     with httpx.Client(base_url=base_url, timeout=30) as plain:
-        response = plain.post("/api/v1/auth/login", json={"email": email, "password": password})
+        response = log_in(plain, email, password)
         assert response.status_code == 200, response.text
     body = response.json()
     client = httpx.Client(base_url=base_url, timeout=30)

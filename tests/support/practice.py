@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.signing_in import token_of
+
 
 @dataclass
 class PracticeFixture:
@@ -30,11 +32,7 @@ class PracticeFixture:
             (self.owner, self.owner["email"], "correct horse battery"),
             (self.clinician, self.clinician["email"], "another long secret"),
         ):
-            response = self.http.post(
-                "/api/v1/auth/login", json={"email": email, "password": password}
-            )
-            assert response.status_code == 200, response.text
-            who["token"] = response.json()["token"]
+            who["token"] = token_of(self.http, email, password)
 
     def as_scheduler(self) -> dict[str, str]:
         return {"X-API-Key": self.api_key}

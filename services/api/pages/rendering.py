@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from services.api.pages.plain_words import plain_words
 from shared.access import Principal
 
 # A handler's opt: errors render as HTML pages, a signed-out visitor goes to sign-in.
@@ -93,12 +95,18 @@ def see_other(path: str) -> Redirect:
     return Redirect(path, status_code=303)
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """A refused form's problems by field name (dotted for nested fields), in words to show
-    next to each field."""
+def field_errors(
+    error: ValidationError,
+    form: type[BaseModel] | None = None,
+    asks: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A refused form's problems by field name (dotted for nested fields), in plain words to
+    show next to each field, never pydantic's own (see plain_words). `form` is the model that
+    refused, whose numbers' bounds the words name; `asks` has a page's own sentence for a
+    field ("Choose a client."), shown whatever its problem."""
     problems: dict[str, str] = {}
     for entry in error.errors():
         field = ".".join(str(part) for part in entry["loc"])
-        message = entry["msg"].removeprefix("Value error, ")
-        problems.setdefault(field, message)
+        asked = (asks or {}).get(field)
+        problems.setdefault(field, asked or plain_words(entry, form))
     return problems

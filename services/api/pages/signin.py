@@ -35,6 +35,7 @@ from shared.accounts.service import BadCredentials
 from shared.credentials import practice_of_login
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+ASKS = {"password": "Enter your password."}
 
 
 def _sign_in_form(
@@ -87,7 +88,10 @@ class SignInPages(Controller):
             form = LogIn(email=email, password=str(data.get("password", "")))
         except ValidationError as error:
             return _sign_in_form(
-                next_path=next_path, email=email, errors=field_errors(error), status=422
+                next_path=next_path,
+                email=email,
+                errors=field_errors(error, LogIn, ASKS),
+                status=422,
             )
         enforce(request, "login_account", form.email.strip().lower())
         try:
@@ -139,7 +143,7 @@ class SignInPages(Controller):
                 "signin/forgot.html",
                 principal=None,
                 status=422,
-                errors=field_errors(error),
+                errors=field_errors(error, PasswordResetRequest),
                 email=email,
                 sent=False,
             )

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from services.api.auth import session_cookies
 from services.api.context import ApiContext
+from services.api.path_ids import AccountLinkToken
 from services.api.routes.survey_pages import TOKEN_PAGE_HEADERS
 from shared.accounts.links import open_link, use_link
 from shared.accounts.service import start_session
@@ -136,7 +137,7 @@ class AccountPageController(Controller):
         summary="Show the new-password form",
         operation_id="showPasswordReset",
     )
-    def reset_page(self, token: str, context: ApiContext) -> Template:
+    def reset_page(self, token: AccountLinkToken, context: ApiContext) -> Template:
         """The form (HTML) to choose a new password, opened from the emailed link; the token
         in the path is the credential. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.PASSWORD_RESET)
@@ -149,7 +150,7 @@ class AccountPageController(Controller):
         operation_id="resetPassword",
     )
     def reset(
-        self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
+        self, token: AccountLinkToken, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
         """Set the new password (form fields password and confirm) and spend the link;
         every other session is signed out. The link works once; a password refused for its
@@ -162,7 +163,7 @@ class AccountPageController(Controller):
         summary="Show the invitation's password form",
         operation_id="showInvitation",
     )
-    def join_page(self, token: str, context: ApiContext) -> Template:
+    def join_page(self, token: AccountLinkToken, context: ApiContext) -> Template:
         """An invited clinician's form (HTML) to choose a password, opened from the emailed
         invitation; the token in the path is the credential. Opening it changes nothing."""
         return _show(context, token, AccountLinkPurpose.CLINICIAN_INVITATION)
@@ -175,7 +176,7 @@ class AccountPageController(Controller):
         operation_id="acceptInvitation",
     )
     def join(
-        self, token: str, data: Annotated[dict[str, Any], FORM], context: ApiContext
+        self, token: AccountLinkToken, data: Annotated[dict[str, Any], FORM], context: ApiContext
     ) -> Template | Redirect:
         """Set the invited clinician's password (form fields password and confirm), spend
         the link and sign them in, redirecting to their sessions page. The link works

@@ -15,6 +15,7 @@ from services.api.auth import (
 )
 from services.api.context import ApiContext
 from services.api.pagination import PAGE_HEADERS, paged
+from services.api.path_ids import ClinicianId
 from services.api.rate_limit import enforce
 from services.api.schemas import AccountOut, Body, Out, TimeZone
 from shared.access import Principal
@@ -236,7 +237,7 @@ class AccountController(Controller):
         operation_id="inviteClinicianAgain",
     )
     def invite_again(
-        self, clinician_id: UUID, principal: Principal, context: ApiContext
+        self, clinician_id: ClinicianId, principal: Principal, context: ApiContext
     ) -> InvitationOut:
         """Email the clinician a new invitation to choose their password (the last one
         expired or was lost). Owner only. Each call sends a new email and the newest link
@@ -258,7 +259,7 @@ class AccountController(Controller):
         operation_id="readClinician",
     )
     def get_clinician(
-        self, clinician_id: UUID, principal: Principal, context: ApiContext
+        self, clinician_id: ClinicianId, principal: Principal, context: ApiContext
     ) -> AccountOut:
         """One of the practice's accounts, owner or clinician. Any signed-in owner or
         clinician; not for API keys."""
@@ -277,7 +278,7 @@ class AccountController(Controller):
         operation_id="deactivateClinician",
     )
     def deactivate(
-        self, clinician_id: UUID, principal: Principal, context: ApiContext
+        self, clinician_id: ClinicianId, principal: Principal, context: ApiContext
     ) -> AccountOut:
         """The clinician can no longer sign in and is signed out now; their clients, alerts
         and history stay. Owner only; the owner's own account cannot be deactivated (409).
@@ -298,7 +299,7 @@ class AccountController(Controller):
         operation_id="reactivateClinician",
     )
     def reactivate(
-        self, clinician_id: UUID, principal: Principal, context: ApiContext
+        self, clinician_id: ClinicianId, principal: Principal, context: ApiContext
     ) -> AccountOut:
         """The clinician may sign in again with their password. Owner only. Again changes
         nothing. Returns the account."""

@@ -13,6 +13,7 @@ from pydantic import Field, computed_field
 from services.api.auth import people_only
 from services.api.context import ApiContext
 from services.api.pagination import PAGE_HEADERS, paged
+from services.api.path_ids import AlertId
 from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.alerts import service as alerts
@@ -130,7 +131,7 @@ class AlertController(Controller):
             return paged(request, found, [AlertOut.model_validate(a) for a in found.items])
 
     @get("/{alert_id:uuid}", sync_to_thread=True, summary="Read an alert", operation_id="readAlert")
-    def read(self, alert_id: UUID, principal: Principal, context: ApiContext) -> AlertOut:
+    def read(self, alert_id: AlertId, principal: Principal, context: ApiContext) -> AlertOut:
         """One alert with its evidence (which rules fired, with their numbers), suggested
         moves and repair outcome. Who: the owner or the alert's clinician. The read is
         recorded in the audit log."""
@@ -144,7 +145,7 @@ class AlertController(Controller):
         summary="Read an alert's evidence in words",
         operation_id="readAlertEvidence",
     )
-    def evidence(self, alert_id: UUID, principal: Principal, context: ApiContext) -> list[str]:
+    def evidence(self, alert_id: AlertId, principal: Principal, context: ApiContext) -> list[str]:
         """The alert's evidence in plain words, as its page shows it, e.g. "Pace: 2 of 5,
         below your practice's floor of 3". Who: the owner or the alert's clinician."""
         with context.transaction(principal) as session:
@@ -161,7 +162,7 @@ class AlertController(Controller):
     )
     def acknowledge(
         self,
-        alert_id: UUID,
+        alert_id: AlertId,
         principal: Principal,
         context: ApiContext,
         data: Annotated[

@@ -9,6 +9,7 @@ from pydantic import Field
 from services.api.auth import owner_only
 from services.api.context import ApiContext
 from services.api.pagination import PAGE_HEADERS, paged
+from services.api.path_ids import ApiKeyId
 from services.api.schemas import Body, Out
 from shared.access import Principal
 from shared.accounts import service as accounts
@@ -90,7 +91,7 @@ class ApiKeyController(Controller):
         summary="Revoke an API key",
         operation_id="revokeApiKey",
     )
-    def revoke(self, key_id: UUID, principal: Principal, context: ApiContext) -> ApiKeyOut:
+    def revoke(self, key_id: ApiKeyId, principal: Principal, context: ApiContext) -> ApiKeyOut:
         """The key stops working at once. Owner only. Revoking again changes nothing.
         Returns the key's record with its revocation time."""
         with context.transaction(principal) as session:

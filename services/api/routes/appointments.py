@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from services.api.context import ApiContext
+from services.api.path_ids import AppointmentId, ExternalId
 from services.api.schemas import Body, Moment, Out
 from shared.access import Principal
 from shared.appointments import service as appointments
@@ -185,7 +186,7 @@ class AppointmentController(Controller):
         operation_id="readAppointment",
     )
     def read(
-        self, appointment_id: UUID, principal: Principal, context: ApiContext
+        self, appointment_id: AppointmentId, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
         """The appointment with this Attune id, with its status. Who: an API key, the owner,
         or the client's clinician (another clinician's appointment is a 404). The read is
@@ -206,7 +207,7 @@ class AppointmentController(Controller):
     )
     def reschedule(
         self,
-        appointment_id: UUID,
+        appointment_id: AppointmentId,
         data: Annotated[
             Times, BodyParameter(examples=[Example(summary="Moved", value=EXAMPLE_TIMES)])
         ],
@@ -238,7 +239,7 @@ class AppointmentController(Controller):
     )
     def transition(
         self,
-        appointment_id: UUID,
+        appointment_id: AppointmentId,
         action: ActionInPath,
         principal: Principal,
         context: ApiContext,
@@ -267,7 +268,7 @@ class AppointmentController(Controller):
     )
     def upsert_external(
         self,
-        external_id: str,
+        external_id: ExternalId,
         data: Annotated[
             ExternalAppointment,
             BodyParameter(
@@ -307,7 +308,7 @@ class AppointmentController(Controller):
         operation_id="readExternalAppointment",
     )
     def get_external(
-        self, external_id: str, principal: Principal, context: ApiContext
+        self, external_id: ExternalId, principal: Principal, context: ApiContext
     ) -> AppointmentOut:
         """The appointment the scheduling system booked with this external id. Who: an API
         key, the owner, or the client's clinician. The read is recorded in the audit log."""
@@ -328,7 +329,7 @@ class AppointmentController(Controller):
     )
     def transition_external(
         self,
-        external_id: str,
+        external_id: ExternalId,
         action: ActionInPath,
         principal: Principal,
         context: ApiContext,

@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field
 from services.api.auth import owner_only, people_only
 from services.api.context import ApiContext
 from services.api.pagination import PAGE_HEADERS, paged
+from services.api.path_ids import ClientId
 from services.api.schemas import Body, Out, TimeZone
 from shared.access import Principal
 from shared.clients import service as clients
@@ -125,7 +126,7 @@ class ClientController(Controller):
     @get(
         "/{client_id:uuid}", sync_to_thread=True, summary="Read a client", operation_id="readClient"
     )
-    def read(self, client_id: UUID, principal: Principal, context: ApiContext) -> ClientOut:
+    def read(self, client_id: ClientId, principal: Principal, context: ApiContext) -> ClientOut:
         """One client. Who: an API key, the owner, or the client's clinician (another
         clinician's client is a 404). The read is recorded in the audit log."""
         with context.transaction(principal) as session:
@@ -140,7 +141,7 @@ class ClientController(Controller):
         operation_id="listClientAnswers",
     )
     def responses(
-        self, client_id: UUID, principal: Principal, context: ApiContext
+        self, client_id: ClientId, principal: Principal, context: ApiContext
     ) -> list[AnswerOut]:
         """The client's survey answers, oldest first, with scores, average and comment. Who:
         the owner or the client's clinician; not API keys. The read is recorded in the
@@ -156,7 +157,9 @@ class ClientController(Controller):
         summary="Export everything held about a client",
         operation_id="exportClient",
     )
-    def export(self, client_id: UUID, principal: Principal, context: ApiContext) -> dict[str, Any]:
+    def export(
+        self, client_id: ClientId, principal: Principal, context: ApiContext
+    ) -> dict[str, Any]:
         """Everything held about this client, as one JSON document, for a subject access
         request. Owner only. The export is recorded in the audit log."""
         with context.transaction(principal) as session:
@@ -170,7 +173,7 @@ class ClientController(Controller):
         summary="Erase a client",
         operation_id="eraseClient",
     )
-    def erase(self, client_id: UUID, principal: Principal, context: ApiContext) -> ErasedOut:
+    def erase(self, client_id: ClientId, principal: Principal, context: ApiContext) -> ErasedOut:
         """Erase the client: personal data, appointments, answers and alerts are deleted;
         the practice's figures keep their anonymous counts. Owner only. Cannot be undone;
         afterwards the client is a 404. Returns how many rows of each kind went."""

@@ -12,6 +12,7 @@ from pydantic import Field
 from services.api.auth import people_only
 from services.api.context import ApiContext
 from services.api.pagination import PAGE_HEADERS, paged
+from services.api.path_ids import ClientId, ClinicianId
 from services.api.routes.clients import ClientOut
 from services.api.schemas import Body, Out
 from shared.access import Principal
@@ -104,7 +105,11 @@ class OptOutController(Controller):
         opt={"raises": (Forbidden, Conflict)},
     )
     def resume(
-        self, client_id: UUID, data: ResumeInvitations, principal: Principal, context: ApiContext
+        self,
+        client_id: ClientId,
+        data: ResumeInvitations,
+        principal: Principal,
+        context: ApiContext,
     ) -> ClientOut:
         """Send survey invitations again after a client opted out, recording the reason
         (e.g. the client asked for it). Owner only. Returns the client."""
@@ -121,7 +126,7 @@ class OptOutController(Controller):
         operation_id="listOptOutChanges",
     )
     def history(
-        self, client_id: UUID, principal: Principal, context: ApiContext
+        self, client_id: ClientId, principal: Principal, context: ApiContext
     ) -> list[OptOutChangeOut]:
         """Every opt-out and every resumption, oldest first, with who and why. Who: the
         owner or the client's clinician."""
@@ -166,7 +171,7 @@ class NudgePreferenceController(Controller):
         operation_id="readNudgePreference",
     )
     def read(
-        self, account_id: UUID, principal: Principal, context: ApiContext
+        self, account_id: ClinicianId, principal: Principal, context: ApiContext
     ) -> NudgePreferenceOut:
         """Whether the clinician gets a nudge per alert or a morning digest. A clinician
         reads their own; the owner anyone's."""
@@ -182,7 +187,7 @@ class NudgePreferenceController(Controller):
     )
     def update(
         self,
-        account_id: UUID,
+        account_id: ClinicianId,
         data: NudgePreferenceBody,
         principal: Principal,
         context: ApiContext,

@@ -18,6 +18,7 @@ from litestar.response import Template
 from sqlmodel import Session
 
 from services.api.context import ApiContext
+from services.api.path_ids import SurveyToken, UnsubscribeToken
 from shared.credentials import practice_of_link
 from shared.errors import Conflict, DomainError, Gone, Invalid, NotFound
 from shared.models import TokenPurpose
@@ -137,7 +138,7 @@ class SurveyPageController(Controller):
     @get(
         "/s/{token:str}", sync_to_thread=True, summary="Show the survey", operation_id="showSurvey"
     )
-    def survey(self, token: str, request: Request, context: ApiContext) -> Template:
+    def survey(self, token: SurveyToken, request: Request, context: ApiContext) -> Template:
         """The survey page (HTML) a client's invitation links to; the single-use token in
         the path is the only credential. A `?<item>=<1-5>` query (the email's one-click
         buttons) pre-selects an answer. Opening it stores nothing, so mail scanners that
@@ -153,7 +154,7 @@ class SurveyPageController(Controller):
     )
     async def submit(
         self,
-        token: str,
+        token: SurveyToken,
         data: Annotated[dict[str, Any], SURVEY_FORM],
         context: ApiContext,
     ) -> Template:
@@ -203,7 +204,7 @@ class SurveyPageController(Controller):
         summary="Show the unsubscribe page",
         operation_id="showUnsubscribe",
     )
-    def unsubscribe_page(self, token: str, context: ApiContext) -> Template:
+    def unsubscribe_page(self, token: UnsubscribeToken, context: ApiContext) -> Template:
         """The page (HTML) an email's unsubscribe link opens. It asks for a confirming POST:
         following the link alone unsubscribes nobody. A client who has already unsubscribed
         is told so, with no button to press again."""
@@ -227,7 +228,7 @@ class SurveyPageController(Controller):
         summary="Unsubscribe",
         operation_id="unsubscribe",
     )
-    def unsubscribe(self, token: str, context: ApiContext) -> Template:
+    def unsubscribe(self, token: UnsubscribeToken, context: ApiContext) -> Template:
         """Stop all further survey invitations to the client (RFC 8058 one-click: a POST
         with no body and no cookies; the token in the path is the credential). Safe to
         repeat: unsubscribing again changes nothing. Returns a confirmation page."""

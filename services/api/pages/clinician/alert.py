@@ -27,6 +27,10 @@ from shared.survey.moves import MOVE_TITLES, Move
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 # The alert's chart shows the client's recent sessions; their page shows every one.
 RECENT = 12
+ASKS = {
+    "move": "Choose the move you used.",
+    "note": f"Keep the note to {NOTE_LIMIT} characters or fewer.",
+}
 
 
 def _alert_page(
@@ -97,11 +101,7 @@ class AlertPage(Controller):
         try:
             form = AlertAddressed(move=typed["move"] or None, note=typed["note"] or None)
         except ValidationError as error:
-            problems = field_errors(error)
-            if "move" in problems:
-                problems["move"] = "Choose the move you used."
-            if "note" in problems:
-                problems["note"] = f"Keep the note to {NOTE_LIMIT} characters or fewer."
+            problems = field_errors(error, AlertAddressed, ASKS)
             with context.transaction(principal) as session:
                 return _alert_page(
                     session, principal, context, alert_id, errors=problems, typed=typed, status=422

@@ -22,6 +22,10 @@ from shared.notifications import digests
 from shared.pagination import every
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+ASKS = {
+    "delivery": "Choose how you would like to hear about alerts.",
+    "digest_hour": "Choose an hour from 00:00 to 23:00.",
+}
 
 
 def _whose(principal: Principal, clinician: UUID | None) -> UUID | None:
@@ -90,11 +94,7 @@ class PreferencePage(Controller):
             try:
                 form = NudgePreferenceBody(delivery=delivery, digest_hour=hour)
             except ValidationError as error:
-                problems = field_errors(error)
-                if "delivery" in problems:
-                    problems["delivery"] = "Choose how you would like to hear about alerts."
-                if "digest_hour" in problems:
-                    problems["digest_hour"] = "Choose an hour from 00:00 to 23:00."
+                problems = field_errors(error, NudgePreferenceBody, ASKS)
                 return page(
                     "clinician/preferences.html",
                     principal=principal,

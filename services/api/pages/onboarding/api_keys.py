@@ -20,6 +20,7 @@ from shared.accounts import service as accounts
 from shared.pagination import every
 from shared.practice.service import current_settings
 
+ASKS = {"name": "Enter a name for the key, up to 80 characters."}
 NOTICES = {"revoked": "Revoked. Calls with that key are refused from now on."}
 
 
@@ -74,7 +75,13 @@ class ApiKeyPages(Controller):
         try:
             form = NewApiKey(name=name.strip())
         except ValidationError as error:
-            return _page(context, principal, name=name, errors=field_errors(error), status=422)
+            return _page(
+                context,
+                principal,
+                name=name,
+                errors=field_errors(error, NewApiKey, ASKS),
+                status=422,
+            )
         with context.transaction(principal) as session:
             raw, _ = accounts.create_api_key(
                 session, principal, name=form.name, now=context.clock.now()

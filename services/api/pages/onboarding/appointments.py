@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Controller, get, post
 from litestar.response import Redirect, Template
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 
 from services.api.auth import people_only
@@ -23,6 +23,7 @@ from shared.access import Principal
 from shared.accounts.service import get_clinician
 from shared.appointments import service as appointments
 from shared.clients import service as clients
+from shared.clock import EARLIEST_MOMENT, LATEST_MOMENT
 from shared.errors import DomainError
 from shared.pagination import every
 
@@ -30,12 +31,24 @@ FIELDS = ("client_id", "day", "start", "minutes")
 # What the page lists under the form: the recent past (to mark as done) and the weeks ahead.
 LOOK_BACK = timedelta(days=7)
 LOOK_AHEAD = timedelta(days=28)
+# The page's own words for a field, whatever pydantic found wrong with it.
+ASKS = {"client_id": "Choose a client."}
 NOTICES = {
     "booked": "Added. The client's survey goes out after you mark the session completed.",
     "complete": "Marked as completed: the client's survey is on its way.",
     "cancel": "Marked as cancelled.",
     "no-show": "Marked as missed.",
 }
+
+
+def _bookable(day: date) -> date:
+    # A moment outside these years is refused by NewAppointment; a day at the very end of
+    # the calendar would not even reach it (its end overflows).
+    if not EARLIEST_MOMENT.year < day.year < LATEST_MOMENT.year - 1:
+        raise ValueError(
+            f"Enter a date between {EARLIEST_MOMENT.year + 1} and {LATEST_MOMENT.year - 2}"
+        )
+    return day
 
 
 class AppointmentForm(BaseModel):
@@ -45,7 +58,7 @@ class AppointmentForm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client_id: UUID
-    day: date
+    day: Annotated[date, AfterValidator(_bookable)]
     start: time
     minutes: int = Field(ge=5, le=8 * 60)
 
@@ -91,6 +104,15 @@ def _page(
     )
 
 
+def _refused(error: ValidationError) -> dict[str, str]:
+    """The form's problems by field; a moment the day makes impossible (before 1970, after
+    9999) is the day's problem."""
+    problems: dict[str, str] = {}
+    for field, words in field_errors(error, AppointmentForm, ASKS).items():
+        problems.setdefault("day" if field in ("starts_at", "ends_at") else field, words)
+    return problems
+
+
 def _zone(session: Session, principal: Principal) -> str:
     """Times on this page are the reader's own: their account's time zone."""
     assert principal.account_id is not None
@@ -126,7 +148,7 @@ class AppointmentPages(Controller):
                     now=context.clock.now(),
                 )
         except ValidationError as error:
-            return _page(context, principal, values=values, errors=field_errors(error), status=422)
+            return _page(context, principal, values=values, errors=_refused(error), status=422)
         except DomainError as refused:
             field = "client_id" if refused.field == "client_id" else "form"
             errors = {field: refused.message}

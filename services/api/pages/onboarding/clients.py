@@ -38,6 +38,12 @@ from shared.privacy.export import export_client
 from shared.survey.opt_out import resume_invitations
 
 FIELDS = ("reference", "email", "timezone", "clinician_id")
+ASKS = {
+    "reference": "Enter a reference of up to 40 letters, digits, dots, dashes or underscores, "
+    "starting with a letter or digit.",
+    "timezone": "Choose a time zone from the list.",
+    "clinician_id": "Choose a clinician.",
+}
 NOTICES = {"resumed": "Invitations are on again for this client's future sessions."}
 
 
@@ -114,7 +120,11 @@ class ClientOwnerPages(Controller):
             form = NewClient(**{k: v.strip() for k, v in values.items() if v.strip()})
         except ValidationError as error:
             return _new_client_page(
-                context, principal, values=values, errors=field_errors(error), status=422
+                context,
+                principal,
+                values=values,
+                errors=field_errors(error, NewClient, ASKS),
+                status=422,
             )
         try:
             with context.transaction(principal) as session:

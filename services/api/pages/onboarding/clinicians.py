@@ -27,6 +27,10 @@ from shared.pagination import every
 from shared.practice.service import current_settings
 
 FIELDS = ("name", "email", "timezone")
+ASKS = {
+    "name": "Enter their name, up to 120 characters.",
+    "timezone": "Choose a time zone from the list.",
+}
 NOTICES = {
     "invited": "Added. An invitation to choose a password is on its way to them.",
     "invitation-sent": "A new invitation is on its way. Earlier links no longer work.",
@@ -109,7 +113,13 @@ class ClinicianRosterPages(Controller):
         try:
             form = NewClinician(**values)
         except ValidationError as error:
-            return _page(context, principal, values=values, errors=field_errors(error), status=422)
+            return _page(
+                context,
+                principal,
+                values=values,
+                errors=field_errors(error, NewClinician, ASKS),
+                status=422,
+            )
         try:
             with context.transaction(principal) as session:
                 now = context.clock.now()

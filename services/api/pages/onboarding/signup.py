@@ -19,6 +19,13 @@ from shared.practice.onboarding import checklist, setup_facts
 from shared.practice.settings import DEFAULT_CRISIS_LINE
 
 FIELDS = ("practice_name", "owner_name", "owner_email", "timezone", "crisis_line")
+ASKS = {
+    "practice_name": "Enter the practice's name, up to 120 characters.",
+    "owner_name": "Enter your name, up to 120 characters.",
+    "password": "Choose a password of 10 to 200 characters.",
+    "timezone": "Choose a time zone from the list.",
+    "crisis_line": "Enter the crisis line in 5 to 300 characters, or leave it empty for ours.",
+}
 NOTICES = {"new": "Your practice is set up and you are signed in. Here is what comes next."}
 
 
@@ -56,7 +63,7 @@ class SignUpPages(Controller):
                 crisis_line=" ".join(values["crisis_line"].split()) or None,
             )
         except ValidationError as error:
-            return _form(values, field_errors(error), status=422)
+            return _form(values, field_errors(error, SignUp, ASKS), status=422)
         try:
             signed_up = open_practice(context, form)
         except DomainError as refused:

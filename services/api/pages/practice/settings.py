@@ -25,6 +25,12 @@ from shared.practice.settings import PracticeSettings
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 DEFAULT_PREVIEW_DAYS = 30
+# The page's own words for what pydantic's pattern alone would leave unexplained.
+ASKS = {
+    f"custom_items.{row}.key": "Use 2 to 32 lowercase letters, digits or underscores, "
+    "starting with a letter."
+    for row in range(form.MAX_CUSTOM_ITEMS)
+}
 
 
 def _settings_page(
@@ -116,7 +122,12 @@ class SettingsPages(Controller):
                     asked = PreviewIn.model_validate({"settings": document, "days": days})
                 except ValidationError as error:
                     return refused(
-                        {k.removeprefix("settings."): v for k, v in field_errors(error).items()}
+                        {
+                            k.removeprefix("settings."): v
+                            for k, v in field_errors(
+                                error, PreviewIn, {f"settings.{k}": v for k, v in ASKS.items()}
+                            ).items()
+                        }
                     )
                 found = preview_settings(
                     session, principal, asked.settings, days=asked.days, now=now
@@ -133,7 +144,7 @@ class SettingsPages(Controller):
             try:
                 candidate = PracticeSettings.model_validate(document)
             except ValidationError as error:
-                return refused(field_errors(error))
+                return refused(field_errors(error, PracticeSettings, ASKS))
             saved = practices.update_settings(session, principal, candidate, now=now)
         if saved.version == current.version:
             return see_other("/practice/settings/history?unchanged=1")
