@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from shared.alerts.aiming import next_appointment_start
@@ -23,7 +24,7 @@ from shared.models import (
     NotificationKind,
 )
 from shared.notifications.queue import queue_notification
-from shared.practice.service import current_settings
+from shared.practice.service import current_document, current_settings, settings_of
 from shared.scheduling.timing import invitation_expires_at, invitation_send_at, reminder_at
 
 
@@ -98,15 +99,16 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
     """Hand a due invitation to the mailer; True if this call did it.
 
     The scheduler's hottest act, in as few round trips as its guarantees allow: one read of
-    what the send needs (the client's choice and zone, their next session), the practice's
-    settings, then one conditional claim that sets everything the send decides, and the
+    what the send needs (the client's choice and zone, their next session, the practice's
+    settings), then one conditional claim that sets everything the send decides, and the
     email. No object is loaded: the claim is still the only thing that decides who sends."""
-    facts = session.exec(
-        select(
-            Invitation.practice_id,
-            Client.opted_out_at,
-            Client.timezone,
+    facts = session.execute(
+        sql_select(
+            col(Invitation.practice_id),
+            col(Client.opted_out_at),
+            col(Client.timezone),
             next_appointment_start(col(Client.id), now=now),
+            current_document(col(Invitation.practice_id)),
         )
         .join(Invitation, col(Invitation.client_id) == col(Client.id))
         .where(col(Invitation.id) == invitation_id)
@@ -114,12 +116,12 @@ def send_invitation(session: Session, invitation_id: UUID, *, now: datetime) -> 
     ).first()
     if facts is None:
         return False  # gone, or already sent, withheld or expired
-    practice_id, opted_out_at, timezone, following = facts
+    practice_id, opted_out_at, timezone, following, settings = facts
     still_scheduled = col(Invitation.status) == InvitationStatus.SCHEDULED
     if opted_out_at is not None:
         claim(session, Invitation, invitation_id, still_scheduled, status=InvitationStatus.WITHHELD)
         return False
-    timing = current_settings(session, practice_id).settings.timing
+    timing = settings_of(settings).timing
     expires_at = invitation_expires_at(now, timing, following)
     if not claim(
         session,
