@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import queue
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -274,6 +275,12 @@ def _failures() -> list[list[object]]:
     ]
 
 
+def _all_running(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    ended = [name for name, process in processes.items() if process.poll() is not None]
+    if ended:
+        raise SystemExit(f"{', '.join(ended)} ended early: see var/bench/<name>.log")
+
+
 def _set_up(base: str, practices: int, *, through_api: bool) -> list[SeededPractice]:
     slugs = [f"p{n}" for n in range(practices)]
     lead_hours = 14 * 24  # nudges fall due at once (see the docstring)
@@ -328,20 +335,24 @@ def main() -> None:
             ATTUNE_BASE_URL=base,
             ATTUNE_SCHEDULER_INTERVAL_SECONDS="0.5",
         )
+        # Each worker and the scheduler on an operations port of its own: on the default one
+        # (9101) a second worker process exits at once, and the replay runs with one.
+        scheduler = ["-m", "services.cli", "scheduler", "--ops-port", str(free_port())]
         with (
-            served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api"),
+            served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api") as api,
             ExitStack() as workers,
-            served(["-m", "services.cli", "scheduler"], env, "loadgen-scheduler"),
+            served(scheduler, env, "loadgen-scheduler") as ticking,
         ):
+            running = {"loadgen-api": api, "loadgen-scheduler": ticking}
             for number in range(args.workers):
-                workers.enter_context(
+                worker = ["-m", "services.cli", "worker", "--threads", str(args.threads)]
+                running[f"loadgen-worker-{number}"] = workers.enter_context(
                     served(
-                        ["-m", "services.cli", "worker", "--threads", str(args.threads)],
-                        env,
-                        f"loadgen-worker-{number}",
+                        [*worker, "--ops-port", str(free_port())], env, f"loadgen-worker-{number}"
                     )
                 )
             wait_for_http(base)
+            _all_running(running)
             began = time.perf_counter()
             seeded = _set_up(base, practices, through_api=args.setup == "api")
             setup_seconds = time.perf_counter() - began
@@ -397,6 +408,7 @@ def main() -> None:
                     )
                 time.sleep(0.05)
             week_seconds = time.perf_counter() - began
+            _all_running(running)  # a process lost on the way would change what was measured
             for _ in threads:
                 work.put(None)
             for thread in threads:
