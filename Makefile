@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.email_rate
 	$(BIN)/python -m bench.email_cpu
 	$(BIN)/python -m bench.scheduler_query
+	$(BIN)/python -m bench.scheduler_rate
 	$(BIN)/python -m bench.loadgen --scale $(LOADGEN_SCALE)
 	$(BIN)/python -m bench.serve
 

@@ -11,8 +11,19 @@ to the clinician. The week is compressed: sessions are replayed in start order a
 system takes them (8 scheduling systems and clients at once), surveys go out with no delay,
 and nudges fall due at once (the practice's lead is set to its maximum, 14 days).
 
-Processes: one `attune api`, one `attune worker` (4 threads), one `attune scheduler`, on
-PostgreSQL and Redis; an aiosmtpd server in this process receives the email.
+Processes: one `attune api`, `--workers` `attune worker` processes (`--threads` each), one
+`attune scheduler`, on PostgreSQL and Redis; an aiosmtpd server in this process receives the
+email.
+
+Setup (not measured): the practices, their owners' sessions, API keys, clinicians, clients and
+settings versions are written by this process before the week starts, through the domain
+functions each API request calls (bench.seed.seed_practices: the same calls, principals, one
+transaction per request, the application's role under row-level security), four practices at
+a time and with the one password hash reused. The rows are the ones the API would have
+written; only the HTTP around them is skipped, which took about 40 minutes at scale 0.1
+(`--setup api` still does it that way). Nothing measured starts before the setup is done:
+every figure comes from the week that follows, whose sessions, emails and answers all go
+through the served processes.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from __future__ import annotations
 import argparse
 import queue
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -33,7 +45,14 @@ from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import create_engine, text
 
 from bench.mail import Arrival, RecordingSink
-from bench.seed import GOOD_ANSWERS, LOW_ANSWERS, SeededClient, SeededPractice, set_up_practice
+from bench.seed import (
+    GOOD_ANSWERS,
+    LOW_ANSWERS,
+    SeededClient,
+    SeededPractice,
+    seed_practices,
+    set_up_practice,
+)
 from bench.support import (
     OWNER_URL,
     REDIS_URL,
@@ -43,10 +62,12 @@ from bench.support import (
     machine_note,
     ms,
     percentile,
+    production_database,
     served,
     table,
     wait_for_http,
 )
+from shared.clock import SystemClock
 
 CLINICIANS, CLIENTS = 10, 250
 SURVEY_LINK = re.compile(r'href="[^"]*(/s/[A-Za-z0-9_\-]+)"')
@@ -254,12 +275,49 @@ def _failures() -> list[list[object]]:
     ]
 
 
+def _all_running(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    ended = [name for name, process in processes.items() if process.poll() is not None]
+    if ended:
+        raise SystemExit(f"{', '.join(ended)} ended early: see var/bench/<name>.log")
+
+
+def _set_up(base: str, practices: int, *, through_api: bool) -> list[SeededPractice]:
+    slugs = [f"p{n}" for n in range(practices)]
+    lead_hours = 14 * 24  # nudges fall due at once (see the docstring)
+    if through_api:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            return [
+                set_up_practice(
+                    http, slug, clinicians=CLINICIANS, clients=CLIENTS, lead_hours=lead_hours
+                )
+                for slug in slugs
+            ]
+    db = production_database()
+    try:
+        return seed_practices(
+            db,
+            SystemClock(),
+            slugs,
+            clinicians=CLINICIANS,
+            clients=CLIENTS,
+            lead_hours=lead_hours,
+        )
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.01)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument(
+        "--setup",
+        choices=("direct", "api"),
+        default="direct",
+        help="write the practices in-process (default) or through HTTP requests to the API",
+    )
     args = parser.parse_args()
     practices = max(1, round(1000 * args.scale))
     print(
@@ -277,28 +335,26 @@ def main() -> None:
             ATTUNE_BASE_URL=base,
             ATTUNE_SCHEDULER_INTERVAL_SECONDS="0.5",
         )
+        # Each worker and the scheduler on an operations port of its own: on the default one
+        # (9101) a second worker process exits at once, and the replay runs with one.
+        scheduler = ["-m", "services.cli", "scheduler", "--ops-port", str(free_port())]
         with (
-            served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api"),
+            served(["-m", "services.cli", "api", "--port", str(port)], env, "loadgen-api") as api,
             ExitStack() as workers,
-            served(["-m", "services.cli", "scheduler"], env, "loadgen-scheduler"),
+            served(scheduler, env, "loadgen-scheduler") as ticking,
         ):
+            running = {"loadgen-api": api, "loadgen-scheduler": ticking}
             for number in range(args.workers):
-                workers.enter_context(
+                worker = ["-m", "services.cli", "worker", "--threads", str(args.threads)]
+                running[f"loadgen-worker-{number}"] = workers.enter_context(
                     served(
-                        ["-m", "services.cli", "worker", "--threads", str(args.threads)],
-                        env,
-                        f"loadgen-worker-{number}",
+                        [*worker, "--ops-port", str(free_port())], env, f"loadgen-worker-{number}"
                     )
                 )
             wait_for_http(base)
+            _all_running(running)
             began = time.perf_counter()
-            with httpx.Client(base_url=base, timeout=60) as http:
-                seeded = [
-                    set_up_practice(
-                        http, f"p{n}", clinicians=CLINICIANS, clients=CLIENTS, lead_hours=14 * 24
-                    )
-                    for n in range(practices)
-                ]
+            seeded = _set_up(base, practices, through_api=args.setup == "api")
             setup_seconds = time.perf_counter() - began
 
             # Every session of the week is over; every next one is still ahead.
@@ -352,6 +408,7 @@ def main() -> None:
                     )
                 time.sleep(0.05)
             week_seconds = time.perf_counter() - began
+            _all_running(running)  # a process lost on the way would change what was measured
             for _ in threads:
                 work.put(None)
             for thread in threads:
@@ -378,7 +435,7 @@ def main() -> None:
     surveys = sum(1 for a in arrivals if a.recipients[0] in by_email)
     table(
         f"Load generator: a week for {practices} practices ({len(sessions):,} sessions), "
-        f"setup through the API took {setup_seconds:.0f} s",
+        f"setup ({args.setup}) took {setup_seconds:.0f} s",
         ["figure", "value"],
         [
             ["API requests in the week", f"{tally.requests:,}"],

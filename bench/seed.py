@@ -1,4 +1,12 @@
-"""Practices set up through the real API, and surveys opened directly in the database.
+"""Practices set up through the real API or through the same domain functions in-process, and
+surveys opened directly in the database.
+
+`seed_practices` is `set_up_practice` without HTTP: each request's domain calls (sign_up,
+start_session, create_api_key, add_clinician, add_client, read_settings, replace_settings) in
+the same order, as the same principal, under the same row-level security (the application's
+role with the practice's id set), so every row, settings version and audit entry is the one
+the API would have written. Only the password hash is computed once and reused: hashing is
+built to be slow, and a thousand identical passwords need not be hashed a thousand times.
 
 A survey link's raw token exists only in the email that carries it; benchmarks that answer
 thousands of surveys mint their own links the same way (shared.security.new_token) and store
@@ -7,13 +15,23 @@ the rows an invitation email would have left behind, so the timed path is the an
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from unittest import mock
 from uuid import UUID, uuid4
 
 import httpx
 
+from shared import security
+from shared.access import Principal
+from shared.accounts import service as accounts
+from shared.clients.service import add_client
+from shared.clock import Clock
 from shared.db import Database
 from shared.models import (
     AccessToken,
@@ -23,7 +41,10 @@ from shared.models import (
     InvitationStatus,
     TokenPurpose,
 )
+from shared.practice import service as practices
+from shared.practice.settings import PracticeSettings
 from shared.security import new_token
+from shared.settings import Settings
 
 PASSWORD = "bench password long enough"
 LOW_ANSWERS = {"honest": "2", "disagree": "3", "respected": "4", "input": "4", "pace": "2"}
@@ -111,13 +132,134 @@ def set_up_practice(
         practice.clients.append(SeededClient(UUID(_ok(added)["id"]), clinician, email))
     if immediate or lead_hours is not None:
         body = _ok(http.get("/api/v1/settings", headers=owner), 200)["settings"]
-        if immediate:
-            body["timing"]["survey_delay_minutes"] = 0
-            body["timing"]["quiet_hours"] = None
-        if lead_hours is not None:
-            body["timing"]["alert_lead_hours"] = lead_hours
+        body = _timing(body, immediate=immediate, lead_hours=lead_hours)
         _ok(http.put("/api/v1/settings", json=body, headers=owner), 200)
     return practice
+
+
+def _timing(body: dict[str, Any], *, immediate: bool, lead_hours: float | None) -> dict[str, Any]:
+    """What set_up_practice changes in the settings document, before it is PUT back."""
+    if immediate:
+        body["timing"]["survey_delay_minutes"] = 0
+        body["timing"]["quiet_hours"] = None
+    if lead_hours is not None:
+        body["timing"]["alert_lead_hours"] = lead_hours
+    return body
+
+
+@contextmanager
+def _one_password_hash() -> Iterator[None]:
+    """Every account's password is PASSWORD: hash it once (the same salted hash for all, which
+    verifies like any other) instead of once per account."""
+    hashed = functools.cache(security.hash_password)
+    with (
+        mock.patch.object(practices, "hash_password", hashed),
+        mock.patch.object(accounts, "hash_password", hashed),
+    ):
+        yield
+
+
+def _seed_practice(
+    db: Database,
+    clock: Clock,
+    slug: str,
+    *,
+    clinicians: int,
+    clients: int,
+    immediate: bool,
+    lead_hours: float | None,
+) -> SeededPractice:
+    settings = Settings()
+    practice_id = uuid4()
+    # One transaction per request, as the API makes them.
+    with db.transaction(practice_id) as session:
+        _, owner_account = practices.sign_up(
+            session,
+            practice_id=practice_id,
+            practice_name=f"Practice {slug}",
+            owner_name="Bench Owner",
+            owner_email=f"owner@{slug}.bench.example",
+            password=PASSWORD,
+            timezone="Europe/London",
+            now=clock.now(),
+        )
+        session.flush()
+        token = accounts.start_session(
+            session, owner_account, now=clock.now(), lifetime=settings.session_lifetime
+        )
+    with db.transaction(practice_id) as session:
+        owner = accounts.principal_for_session(
+            session, token, now=clock.now(), idle_limit=settings.session_idle_limit
+        )
+    assert isinstance(owner, Principal)
+    with db.transaction(practice_id) as session:
+        key, _ = accounts.create_api_key(session, owner, name="bench", now=clock.now())
+    practice = SeededPractice(id=practice_id, api_key=key, owner_token=token)
+    for number in range(clinicians):
+        with db.transaction(practice_id) as session:
+            account = accounts.add_clinician(
+                session,
+                owner,
+                email=f"clinician{number}@{slug}.bench.example",
+                name=f"Clinician {number}",
+                timezone="Europe/London",
+                password=PASSWORD,
+                now=clock.now(),
+            )
+            session.flush()
+            practice.clinicians.append(account.id)
+    for number in range(clients):
+        clinician = practice.clinicians[number % clinicians]
+        email = f"client{number}@{slug}.bench.example"
+        with db.transaction(practice_id) as session:
+            client = add_client(
+                session,
+                owner,
+                email=email,
+                reference=f"RC-{number:05d}",
+                timezone="Europe/London",
+                clinician_id=clinician,
+                now=clock.now(),
+            )
+            session.flush()
+            practice.clients.append(SeededClient(client.id, clinician, email))
+    if immediate or lead_hours is not None:
+        with db.transaction(practice_id) as session:
+            current = practices.read_settings(session, owner, now=clock.now())
+        body = _timing(
+            current.settings.model_dump(mode="json"), immediate=immediate, lead_hours=lead_hours
+        )
+        with db.transaction(practice_id) as session:
+            practices.replace_settings(
+                session, owner, PracticeSettings.model_validate(body), now=clock.now()
+            )
+    return practice
+
+
+def seed_practices(
+    db: Database,
+    clock: Clock,
+    slugs: list[str],
+    *,
+    clinicians: int,
+    clients: int,
+    immediate: bool = True,
+    lead_hours: float | None = None,
+    threads: int = 4,
+) -> list[SeededPractice]:
+    """set_up_practice for each slug, in-process (see the module's docstring), `threads`
+    practices at a time; in the order of `slugs`."""
+    seed = functools.partial(
+        _seed_practice,
+        db,
+        clock,
+        clinicians=clinicians,
+        clients=clients,
+        immediate=immediate,
+        lead_hours=lead_hours,
+    )
+    with _one_password_hash(), ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(seed, slugs))
 
 
 def open_surveys(

@@ -11,6 +11,8 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 import structlog
+from sqlalchemy import ScalarSelect, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, or_, select
 
 from shared.db import insert_ignoring_conflict
@@ -38,6 +40,19 @@ def next_appointment(session: Session, client_id: UUID, *, now: datetime) -> App
         .order_by(col(Appointment.starts_at))
         .limit(1)
     ).first()
+
+
+def next_appointment_start(
+    client_id: Mapped[UUID] | UUID, *, now: datetime
+) -> ScalarSelect[datetime]:
+    """next_appointment's start as a column of a larger read (None if there is none)."""
+    return (
+        select(func.min(Appointment.starts_at))
+        .where(col(Appointment.client_id) == client_id)
+        .where(col(Appointment.status) == AppointmentStatus.SCHEDULED)
+        .where(col(Appointment.starts_at) > now)
+        .scalar_subquery()
+    )
 
 
 def reaim_client(session: Session, practice_id: UUID, client_id: UUID, *, now: datetime) -> None:

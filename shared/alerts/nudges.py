@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from shared.db.claim import claim
+from shared.db.claim import claim_row
 from shared.db.due import find_due
 from shared.models import (
     Notification,
@@ -47,7 +47,7 @@ def due_nudges(session: Session, *, now: datetime, limit: int) -> list[tuple[UUI
 
 
 def send_nudge(session: Session, nudge_id: UUID, *, now: datetime) -> bool:
-    if not claim(
+    nudge = claim_row(
         session,
         Nudge,
         nudge_id,
@@ -55,16 +55,15 @@ def send_nudge(session: Session, nudge_id: UUID, *, now: datetime) -> bool:
         col(Nudge.due_at) <= now,
         status=NudgeStatus.SENT,
         sent_at=now,
-    ):
+    )
+    if nudge is None:
         return False
-    nudge = session.get(Nudge, nudge_id)
-    assert nudge is not None
     queue_notification(
         session,
         practice_id=nudge.practice_id,
         kind=NotificationKind.NUDGE,
-        key=f"nudge:{nudge.id}",
-        subject_id=nudge.id,
+        key=f"nudge:{nudge_id}",
+        subject_id=nudge_id,
         now=now,
     )
     return True

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Update, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, SQLModel
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 def claiming(
@@ -30,6 +32,26 @@ def claim(
     one UPDATE ... WHERE, so of two workers, two schedulers or a redelivered message only one
     gets rowcount 1. True if this call took the row; its caller does the work only then."""
     return session.exec(claiming(model, row_id, *still, **values)).rowcount == 1
+
+
+def claim_row(
+    session: Session,
+    model: type[Row],
+    row_id: UUID,
+    *still: ColumnElement[bool],
+    **values: Any,
+) -> Row | None:
+    """`claim`, for a caller that goes on to read the row: the same UPDATE ... WHERE hands it
+    back as the claim left it (RETURNING), so taking it costs no SELECT. None if this call did
+    not take it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = _where(update(model), table, row_id, still, values).returning(model)
+    taken = session.execute(
+        statement,
+        # The returned row is the truth; an object of it already in the session is refreshed.
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    )
+    return taken.scalars().one_or_none()
 
 
 async def claim_async(

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from shared.clock import Clock
 from shared.db import Database
-from shared.db.claim import claim, claiming
+from shared.db.claim import claim_row, claiming
 from shared.db.due import find_due
 from shared.email.message import OutgoingEmail
 from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
@@ -285,7 +285,7 @@ def release_notification(
 ) -> bool:
     """Hand the claim back and queue the email at once (the worker is gone; if it had got as
     far as the relay's 250, this sends it a second time, with the same Message-ID)."""
-    if not claim(
+    notification = claim_row(
         session,
         Notification,
         notification_id,
@@ -294,10 +294,9 @@ def release_notification(
         status=NotificationStatus.PENDING,
         claimed_by=None,
         next_attempt_at=now + SWEEP_AFTER,
-    ):
+    )
+    if notification is None:
         return False
-    notification = session.get(Notification, notification_id)
-    assert notification is not None
     emit(session, DELIVER_NOTIFICATION, notification.practice_id, notification.id, at=now)
     return True
 
@@ -317,16 +316,15 @@ def due_notifications(session: Session, *, now: datetime_t, limit: int) -> list[
 
 
 def requeue_notification(session: Session, notification_id: UUID, *, now: datetime_t) -> bool:
-    if not claim(
+    notification = claim_row(
         session,
         Notification,
         notification_id,
         col(Notification.status) == NotificationStatus.PENDING,
         col(Notification.next_attempt_at) <= now,
         next_attempt_at=now + SWEEP_AFTER,
-    ):
+    )
+    if notification is None:
         return False
-    notification = session.get(Notification, notification_id)
-    assert notification is not None
     emit(session, DELIVER_NOTIFICATION, notification.practice_id, notification.id, at=now)
     return True

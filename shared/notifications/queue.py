@@ -27,11 +27,12 @@ def queue_notification(
     subject_id: UUID,
     now: datetime,
 ) -> UUID:
-    insert_ignoring_conflict(
+    notification_id = uuid4()
+    inserted = insert_ignoring_conflict(
         session,
         Notification,
         {
-            "id": uuid4(),
+            "id": notification_id,
             "practice_id": practice_id,
             "key": key,
             "kind": kind,
@@ -43,6 +44,7 @@ def queue_notification(
         },
         ["key"],
     )
-    notification_id = session.exec(select(Notification.id).where(Notification.key == key)).one()
+    if not inserted:  # queued before (a retried act): the message names the row that is there
+        notification_id = session.exec(select(Notification.id).where(Notification.key == key)).one()
     emit(session, DELIVER_NOTIFICATION, practice_id, notification_id, at=now)
     return notification_id

@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
+from sqlalchemy import ColumnElement, ScalarSelect
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from shared import audit
@@ -70,15 +72,31 @@ def sign_up(
 
 
 def current_settings(session: Session, practice_id: UUID) -> CurrentSettings:
-    row = session.exec(
-        select(PracticeSettingsVersion)
-        .join(Practice, col(Practice.id) == col(PracticeSettingsVersion.practice_id))
-        .where(PracticeSettingsVersion.practice_id == practice_id)
-        .where(col(PracticeSettingsVersion.version) == col(Practice.settings_version))
-    ).first()
+    row = session.exec(select(PracticeSettingsVersion).where(*_current(practice_id))).first()
     if row is None:
         raise NotFound("Practice not found.")
-    return CurrentSettings(version=row.version, settings=PracticeSettings.model_validate(row.body))
+    return CurrentSettings(version=row.version, settings=settings_of(row.body))
+
+
+def current_document(practice_id: Mapped[UUID] | UUID) -> ScalarSelect[dict[str, Any]]:
+    """The practice's current settings document as stored, as a column of a larger read (an
+    act that needs the settings beside other rows reads them in one statement); settings_of
+    makes it the settings."""
+    return select(PracticeSettingsVersion.body).where(*_current(practice_id)).scalar_subquery()
+
+
+def settings_of(document: dict[str, Any] | None) -> PracticeSettings:
+    if document is None:
+        raise NotFound("Practice not found.")
+    return PracticeSettings.model_validate(document)
+
+
+def _current(practice_id: Mapped[UUID] | UUID) -> list[ColumnElement[bool]]:
+    return [
+        col(Practice.id) == col(PracticeSettingsVersion.practice_id),
+        col(PracticeSettingsVersion.practice_id) == practice_id,
+        col(PracticeSettingsVersion.version) == col(Practice.settings_version),
+    ]
 
 
 def read_settings(session: Session, principal: Principal, *, now: datetime_t) -> CurrentSettings:
