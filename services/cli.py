@@ -223,7 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "api":
         import uvicorn
 
-        stack.start_relay()
+        if stack.db.dialect != "postgresql":
+            # One database file, no NOTIFY: this process wakes the relay itself. On
+            # PostgreSQL the workers relay, woken by the database (services/worker/relay.py).
+            stack.start_relay()
         # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
         # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
         uvicorn.run(
@@ -232,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
     ops = None
     if args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
+        if stack.db.dialect == "postgresql":
+            stack.start_relay_listener()
         ops = _serve_ops(stack, args)
         wait_for_signal()
     elif args.command == "scheduler":
