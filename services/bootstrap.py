@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 from uuid import uuid4
 
 import structlog
@@ -106,9 +107,21 @@ class Stack:
     def start_relay_listener(self) -> RelayListener:
         """Production's relay (PostgreSQL): woken by the database at each commit that wrote
         an event, wherever it was written, and sweeping every few seconds besides."""
-        self.relay_listener = RelayListener(self.db, self.publisher, self.clock)
+        self.relay_listener = RelayListener(
+            self.db, self.publisher, self.clock, sweep=self.settings.relay_sweep_seconds
+        )
         self.relay_listener.start()
         return self.relay_listener
+
+    def start_relay_for(self, process: Literal["api", "worker"]) -> None:
+        """The relay of a production process: the workers' listeners on PostgreSQL, which
+        wakes them at every commit that wrote an event; on SQLite, where nothing can, the API
+        that wrote the event wakes a relay of its own."""
+        if self.db.dialect == "postgresql":
+            if process == "worker":
+                self.start_relay_listener()
+        elif process == "api":
+            self.start_relay()
 
     def api(self, *, dev_mail_dir: str | None = None) -> Litestar:
         context = ApiContext(settings=self.settings, db=self.db, clock=self.clock, relay=self.relay)

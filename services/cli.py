@@ -223,10 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "api":
         import uvicorn
 
-        if stack.db.dialect != "postgresql":
-            # One database file, no NOTIFY: this process wakes the relay itself. On
-            # PostgreSQL the workers relay, woken by the database (services/worker/relay.py).
-            stack.start_relay()
+        stack.start_relay_for("api")
         # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
         # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
         uvicorn.run(
@@ -235,8 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     ops = None
     if args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
-        if stack.db.dialect == "postgresql":
-            stack.start_relay_listener()
+        stack.start_relay_for("worker")
         ops = _serve_ops(stack, args)
         wait_for_signal()
     elif args.command == "scheduler":
