@@ -7,11 +7,19 @@ The API runs as production does, as the application's role under row-level secur
 bare endpoint as the owner, on a table without it. Both are single uvicorn processes; load
 comes from threads in this process. Rounds alternate between the two so that a noisy
 neighbour on a shared machine hits both alike.
+
+An answer's work does not end in the API: its event is published by a worker's relay (woken
+by PostgreSQL at commit) and evaluated by that worker's actors. One `attune worker` runs
+beside the API, as production does, and its CPU per answer is printed next to the API's:
+counted from the round's start until the outbox is empty and the worker has gone quiet, so
+it holds the relay and the evaluations of every answer of the round (not the scheduler's
+later nudges; none runs here).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -34,10 +42,19 @@ from bench.support import (
     table,
     wait_for_http,
 )
+from shared.db import Database
+from shared.outbox import unpublished_count
 
 
-def _row(name: str, result: LoadResult, reference: LoadResult | None, cpu: float) -> list[object]:
+def _row(
+    name: str,
+    result: LoadResult,
+    reference: LoadResult | None,
+    cpu: float,
+    worker_cpu: float | None = None,
+) -> list[object]:
     share = f"{result.rate / reference.rate:.0%}" if reference else ""
+    answers = max(1, len(result.latencies))
     return [
         name,
         len(result.latencies),
@@ -45,7 +62,8 @@ def _row(name: str, result: LoadResult, reference: LoadResult | None, cpu: float
         f"{result.rate:.0f}",
         ms(percentile(result.latencies, 0.5)),
         ms(percentile(result.latencies, 0.99)),
-        ms(cpu / max(1, len(result.latencies))),
+        ms(cpu / answers),
+        ms(worker_cpu / answers) if worker_cpu is not None else "",
         share,
     ]
 
@@ -55,6 +73,21 @@ def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, flo
     before = cpu_seconds(pid)
     result = load()
     return result, cpu_seconds(pid) - before
+
+
+def _quiet(pid: int, db: Database) -> None:
+    """Wait until every event is published and the worker has stopped spending CPU (its
+    queue is empty): at most a minute, then the figure says what was spent by then."""
+    deadline = time.monotonic() + 60
+    while unpublished_count(db) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    spent = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - spent < 0.02:
+            return
+        spent = now
 
 
 def main() -> None:
@@ -87,6 +120,10 @@ def main() -> None:
             environment(ATTUNE_DATABASE_URL=OWNER_URL),
             "bare",
         ) as bare_server,
+        # The relay (and the answers' evaluations) run here, not in the API (README, Outbox).
+        served(
+            ["-m", "services.cli", "worker", "--threads", "2", "--ops-port", "0"], env, "worker"
+        ) as worker,
     ):
         wait_for_http(api_url)
         wait_for_http(bare_url)
@@ -97,7 +134,6 @@ def main() -> None:
             practice = set_up_practice(http, "subs", clinicians=10, clients=clients)
         db = production_database()
         tokens = open_surveys(db, practice, -(-needed // clients), now=datetime.now(UTC))
-        db.dispose()
         used = iter(tokens)
 
         def answer(client: httpx.Client, _: int) -> httpx.Response:
@@ -108,6 +144,7 @@ def main() -> None:
 
         run_load(api_url, answer, total=warmup, concurrency=args.concurrency)
         run_load(bare_url, insert, total=warmup, concurrency=args.concurrency)
+        _quiet(worker.pid, db)
         rows: list[list[object]] = []
         for round_ in range(1, args.rounds + 1):
             bare, bare_cpu = _measured(
@@ -116,19 +153,40 @@ def main() -> None:
                     bare_url, insert, total=args.requests, concurrency=args.concurrency
                 ),
             )
+            worker_before = cpu_seconds(worker.pid)
             real, real_cpu = _measured(
                 api.pid,
                 lambda: run_load(
                     api_url, answer, total=args.requests, concurrency=args.concurrency
                 ),
             )
+            _quiet(worker.pid, db)
+            worker_cpu = cpu_seconds(worker.pid) - worker_before
             rows.append(_row(f"bare INSERT endpoint (round {round_})", bare, None, bare_cpu))
             rows.append(
-                _row(f"POST /s/{{token}} survey answer (round {round_})", real, bare, real_cpu)
+                _row(
+                    f"POST /s/{{token}} survey answer (round {round_})",
+                    real,
+                    bare,
+                    real_cpu,
+                    worker_cpu,
+                )
             )
+        db.dispose()
     table(
-        f"Survey submissions, {args.concurrency} concurrent clients, PostgreSQL",
-        ["endpoint", "requests", "errors", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "of bare"],
+        f"Survey submissions, {args.concurrency} concurrent clients, PostgreSQL; "
+        "worker: relay + evaluations",
+        [
+            "endpoint",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/req",
+            "worker CPU ms/req",
+            "of bare",
+        ],
         rows,
     )
 

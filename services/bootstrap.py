@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from dataclasses import dataclass, field
+from typing import Literal
 from uuid import uuid4
 
 import structlog
@@ -17,7 +18,7 @@ from services.api.context import ApiContext
 from services.metrics.safety import SAFETY
 from services.worker.actors import QUEUE
 from services.worker.broker import BrokerPublisher, create_broker
-from services.worker.relay import RelayThread
+from services.worker.relay import RelayListener, RelayThread
 from services.worker.runtime import Runtime, install
 from services.worker.scheduler import run_forever
 from shared.clock import Clock, SystemClock
@@ -50,6 +51,7 @@ class Stack:
     workers: list[Worker] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     relay: RelayThread | None = None
+    relay_listener: RelayListener | None = None
     heartbeat: HeartbeatThread | None = None
     scheduler_pulse: Pulse | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
@@ -96,9 +98,30 @@ class Stack:
         self.threads.append(thread)
 
     def start_relay(self) -> RelayThread:
+        """The embedded mode's relay: woken in this process by the API after each commit
+        that wrote an event (SQLite has no NOTIFY). On PostgreSQL the workers relay."""
         self.relay = RelayThread(self.db, self.publisher, self.clock)
         self.relay.start()
         return self.relay
+
+    def start_relay_listener(self) -> RelayListener:
+        """Production's relay (PostgreSQL): woken by the database at each commit that wrote
+        an event, wherever it was written, and sweeping every few seconds besides."""
+        self.relay_listener = RelayListener(
+            self.db, self.publisher, self.clock, sweep=self.settings.relay_sweep_seconds
+        )
+        self.relay_listener.start()
+        return self.relay_listener
+
+    def start_relay_for(self, process: Literal["api", "worker"]) -> None:
+        """The relay of a production process: the workers' listeners on PostgreSQL, which
+        wakes them at every commit that wrote an event; on SQLite, where nothing can, the API
+        that wrote the event wakes a relay of its own."""
+        if self.db.dialect == "postgresql":
+            if process == "worker":
+                self.start_relay_listener()
+        elif process == "api":
+            self.start_relay()
 
     def api(self, *, dev_mail_dir: str | None = None) -> Litestar:
         context = ApiContext(settings=self.settings, db=self.db, clock=self.clock, relay=self.relay)
@@ -124,8 +147,17 @@ class Stack:
             # is a crash nothing else reports, and the queue stops being worked.
             threads = [t for w in self.workers for t in (*w.workers, *w.consumers.values())]
             checks.append(threads_check("workers", threads))
-        # Not the API's outbox relay: the scheduler relays too, and an API restarted over a
-        # wedged relay would stop serving clinics for what is only a faster path.
+        if self.relay_listener is not None:
+            # A worker's relay is how events reach the broker: one that stopped coming round
+            # leaves them to the scheduler's sweep, and a restart mends it. It keeps coming
+            # round through a database outage (it reconnects), so that fails readiness only.
+            checks.append(
+                loop_check("relay", self.relay_listener.pulse.age(), STALL_SECONDS)
+                if self.relay_listener.alive
+                else Check("relay", False, "the listener thread has died")
+            )
+        # Not the embedded mode's in-process relay: the scheduler relays too, and a process
+        # restarted over a wedged relay would stop serving clinics for a faster path.
         if self.scheduler_pulse is not None:
             interval = self.settings.scheduler_interval_seconds
             limit = max(STALL_SECONDS, 10 * interval)
@@ -151,6 +183,8 @@ class Stack:
         self.stop_event.set()
         if self.relay is not None:
             self.relay.stop()
+        if self.relay_listener is not None:
+            self.relay_listener.stop()
         for thread in self.threads:
             thread.join(timeout=10)
         if drain_seconds:

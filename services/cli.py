@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "api":
         import uvicorn
 
-        stack.start_relay()
+        stack.start_relay_for("api")
         # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
         # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
         uvicorn.run(
@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     ops = None
     if args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)
+        stack.start_relay_for("worker")
         ops = _serve_ops(stack, args)
         wait_for_signal()
     elif args.command == "scheduler":

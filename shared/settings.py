@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # these defaults.
     rate_limits: dict[str, tuple[int, int]] = Field(default_factory=dict)
     scheduler_interval_seconds: float = 2.0
+    # A worker's relay publishes the moment PostgreSQL notifies it of a committed event, and
+    # sweeps the outbox this often besides: for what a notification missed while its
+    # connection was down, and for a pass that failed while the broker was away.
+    relay_sweep_seconds: float = 5.0
     # Each worker process stamps its heartbeat row this often; three missed beats and its
     # claimed emails are handed back (shared.work.heartbeats).
     worker_heartbeat_seconds: float = 5.0

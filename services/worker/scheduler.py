@@ -217,8 +217,10 @@ def tick(
             run()
         except Exception:
             log.warning("scheduler.housekeeping_failed", step=step, exc_info=True)
-    # The broker being away ends the tick here (run_forever logs it and tries again): the
-    # work done above is committed, its events wait in the outbox.
+    # A sweep: on PostgreSQL each job's commit above already woke the workers' relays (the
+    # outbox trigger's NOTIFY), so this finds what they missed, if anything; SKIP LOCKED lets
+    # it pass them by. The broker being away ends the tick here (run_forever logs it and
+    # tries again): the work done above is committed, its events wait in the outbox.
     report.published = relay(db, publisher, clock)
     counts = {k: v for k, v in vars(report).items() if k != "failures"}
     if any(counts.values()):

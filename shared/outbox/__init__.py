@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from sqlalchemy import FromClause, Insert, bindparam, insert, update
+from sqlalchemy import FromClause, Insert, Integer, bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
@@ -83,35 +83,47 @@ def _event(actor: str, practice_id: UUID, ids: Sequence[UUID], at: datetime) -> 
     }
 
 
+# The channel a committed outbox event notifies on PostgreSQL (migration 0013's trigger):
+# the workers' relays listen on it (services/worker/relay.py).
+CHANNEL = "attune_outbox"
+
+# Claims a batch and stamps it in one statement, and hands back what to publish. SKIP LOCKED:
+# several relays (every worker's, the scheduler's sweep) pass each other by instead of
+# queueing on each other's rows. In the order of ix_outbox_unpublished (published_at, id):
+# ordered by id alone, PostgreSQL walked every published row ahead of the first unpublished
+# one. SQLite ignores FOR UPDATE; its one writer at a time does the same job.
+_UNPUBLISHED = (
+    sa_select(_TABLE.c.id)
+    .where(_TABLE.c.published_at.is_(None))
+    .order_by(_TABLE.c.published_at, _TABLE.c.id)
+    .limit(bindparam("batch", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(_UNPUBLISHED.scalar_subquery()))
+    .values(published_at=bindparam("stamped_at", type_=_TABLE.c.published_at.type))
+    .returning(
+        _TABLE.c.id, _TABLE.c.actor, _TABLE.c.args, _TABLE.c.practice_id, _TABLE.c.request_id
+    )
+)
+
+
 def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500) -> int:
     """Publish what is not yet published; returns how many went out.
 
-    Rows are locked with SKIP LOCKED so several relays never block each other. If the broker
-    fails halfway, the transaction rolls back and the rows go out again next time: a message
-    may be delivered twice, never lost, and every actor is idempotent. The rows carry only
-    actor names and ids, which is why the relay may read them across practices.
+    One statement claims a batch and stamps it published; the messages go to the broker
+    inside that same transaction, which commits only once they all went. If the broker fails
+    halfway, the transaction rolls back and the rows go out again next time: a message may be
+    delivered twice, never lost, and every actor is idempotent. The rows carry only actor
+    names and ids, which is why the relay may read them across practices.
     """
     published = 0
     while True:
         with db.across_practices() as session:
-            # Columns, not objects, and one UPDATE for the batch: the relay runs in the API
-            # process after every answer.
-            rows = session.execute(
-                sa_select(
-                    _TABLE.c.id,
-                    _TABLE.c.actor,
-                    _TABLE.c.args,
-                    _TABLE.c.practice_id,
-                    _TABLE.c.request_id,
-                )
-                .where(_TABLE.c.published_at.is_(None))
-                # In the order of ix_outbox_unpublished (published_at, id): ordered by id alone,
-                # PostgreSQL walked every published row ahead of the first unpublished one.
-                .order_by(_TABLE.c.published_at, _TABLE.c.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            ).all()
-            now = clock.now()
+            claimed = session.execute(_CLAIM, {"batch": batch, "stamped_at": clock.now()})
+            # RETURNING keeps no order; publishing in the order written is easier to follow.
+            rows = sorted(claimed, key=lambda row: row[0])
             for event_id, actor, args, practice_id, request_id in rows:
                 with following(request_id):
                     publisher.publish(actor, args)
@@ -121,12 +133,6 @@ def relay(db: Database, publisher: Publisher, clock: Clock, *, batch: int = 500)
                         event_id=event_id,
                         practice_id=str(practice_id),
                     )
-            if rows:
-                session.execute(
-                    update(_TABLE)
-                    .where(_TABLE.c.id.in_([row[0] for row in rows]))
-                    .values(published_at=now)
-                )
             published += len(rows)
         if len(rows) < batch:
             return published
