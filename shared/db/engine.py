@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -96,6 +98,27 @@ class Database:
             if practice_id is not None and self.dialect == "postgresql":
                 await connection.execute(SET_PRACTICE, {"practice_id": str(practice_id)})
             yield connection
+
+    @asynccontextmanager
+    async def driver_connection_async(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection of the application's role as psycopg itself (PostgreSQL only),
+        for the one path that pipelines its statements (a survey answer; shared.db.compiled).
+        The caller names the practice in its own transaction, as transaction() does, and
+        leaves the connection committed or rolled back. A connection that broke leaves the
+        pool, and the driver's error becomes SQLAlchemy's, which the API answers with a 503
+        as it does every other (services.api.errors)."""
+        async with self._async_engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            try:
+                yield driver
+            except psycopg.Error as error:
+                lost = driver.broken or driver.closed
+                if lost:
+                    await connection.invalidate()
+                raise DBAPIError.instance(
+                    None, None, error, psycopg.Error, connection_invalidated=lost
+                ) from error
 
     @asynccontextmanager
     async def lookup_async(self) -> AsyncIterator[AsyncConnection]:
