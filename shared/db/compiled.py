@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.sql.expression import Executable, Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Select
 
 _DIALECT = PGDialect_psycopg()
 
@@ -27,12 +28,13 @@ class CompiledStatement:
     column_converters: Sequence[Convert | None]
 
     @classmethod
-    def of(cls, statement: Executable) -> CompiledStatement:
+    def of(cls, statement: ClauseElement) -> CompiledStatement:
         compiled = statement.compile(dialect=_DIALECT)
-        if compiled.positiontup or compiled.escaped_bind_names:  # type: ignore[attr-defined]
+        assert isinstance(compiled, SQLCompiler)
+        if compiled.positiontup or compiled.escaped_bind_names:
             raise ValueError("only plainly named parameters are supported")
         binds: dict[str, Convert] = {}
-        for name, bind in compiled.binds.items():  # type: ignore[attr-defined]
+        for name, bind in compiled.binds.items():
             convert = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
             if convert is not None:
                 binds[name] = convert
