@@ -257,13 +257,17 @@ async def _store_answer_pipelined(
        role's lookup, inside this transaction), and the read of the answer's state;
     2. the claim, the response and the outbox event in one statement, and COMMIT."""
     async with db.driver_connection_async() as connection:
+        # Our own BEGIN and COMMIT, so that each travels with the statements beside it:
+        # psycopg's implicit BEGIN in a pipeline waits for its own answer (a round trip).
+        await connection.set_autocommit(True)
         try:
             async with connection.pipeline():
+                await connection.execute(b"BEGIN")
                 await connection.execute(_NAME_LINK_PRACTICE, {"digest": digest}, prepare=True)
                 read = await connection.execute(
                     _ANSWER_STATE_SQL.sql, {"digest": digest}, prepare=True
                 )
-                found = await read.fetchone()
+                found = await read.fetchone()  # round trip 1
                 response = accept(AnswerState(*_ANSWER_STATE_SQL.row(found)) if found else None)
                 event = event_params(
                     EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now
@@ -279,17 +283,17 @@ async def _store_answer_pipelined(
                 stored = await connection.execute(
                     _STORE_SQL.sql, _STORE_SQL.params({**row, **event, **claim}), prepare=True
                 )
-                await connection.commit()
-                claimed = await stored.fetchone() is not None
+                await connection.execute(b"COMMIT")
+            # Leaving the pipeline sent its Sync and read every result: round trip 2.
+            claimed = await stored.fetchone() is not None
         except psycopg.IntegrityError:
-            await connection.rollback()
             # The claim already makes this the invitation's only response, so the unique
             # index fires only on a bug, and then the whole transaction is refused.
             raise Conflict("This survey has already been answered.") from None
-        except BaseException:
+        finally:
             if not connection.broken:
-                await connection.rollback()
-            raise
+                await connection.rollback()  # only a failure leaves anything to roll back
+                await connection.set_autocommit(False)
     if not claimed:
         raise Conflict(ALREADY_ANSWERED)
     return response["id"]  # type: ignore[no-any-return]
