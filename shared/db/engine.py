@@ -79,16 +79,6 @@ class Database:
     def _async_engine(self) -> AsyncEngine:
         return _async_twin(self.engine)
 
-    @cached_property
-    def _async_system_lookups(self) -> AsyncEngine:
-        if self.system_engine is self.engine:
-            twin = self._async_engine
-        else:
-            twin = _async_twin(self.system_engine)
-        if self.dialect != "postgresql":
-            return twin
-        return twin.execution_options(isolation_level="AUTOCOMMIT")
-
     @asynccontextmanager
     async def transaction_async(
         self, practice_id: UUID | None = None
@@ -119,12 +109,6 @@ class Database:
                 raise DBAPIError.instance(
                     None, None, error, psycopg.Error, connection_invalidated=lost
                 ) from error
-
-    @asynccontextmanager
-    async def lookup_async(self) -> AsyncIterator[AsyncConnection]:
-        """across_practices(one_statement=True), on the event loop: one credential lookup."""
-        async with self._async_system_lookups.begin() as connection:
-            yield connection
 
     @contextmanager
     def prepared_transaction(self, practice_id: UUID) -> Iterator[Session]:
@@ -182,10 +166,9 @@ class Database:
             self.system_engine.dispose()
         # The event loop that opened these connections may be gone: drop them unclosed
         # (the server ends each session when its socket closes).
-        for name in ("_async_engine", "_async_system_lookups"):
-            twin = self.__dict__.pop(name, None)
-            if twin is not None:
-                twin.sync_engine.dispose(close=False)
+        twin = self.__dict__.pop("_async_engine", None)
+        if twin is not None:
+            twin.sync_engine.dispose(close=False)
 
 
 def create_database(url: str, *, system_url: str | None = None, pool_size: int = 10) -> Database:
