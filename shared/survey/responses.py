@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import psycopg
 from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared.db import Database
@@ -39,6 +40,9 @@ EVALUATE_RESPONSE = "evaluate_response"
 COMMENT_MAX = 2000
 LINK_NOT_VALID = "This link is not valid. Please use the newest email you received."
 ALREADY_ANSWERED = "This survey has already been answered. Thank you for your feedback."
+# No savepoint: the claim already makes a response the invitation's only one, so its unique
+# index fires only on a bug, and then the whole transaction is refused with these words.
+ALREADY_ANSWERED_BUG = "This survey has already been answered."
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,10 @@ async def _store_answer(
         )
         if not claimed:
             raise Conflict(ALREADY_ANSWERED)
-        await connection.execute(insert(_RESPONSE).values(**response))
+        try:
+            await connection.execute(insert(_RESPONSE).values(**response))
+        except IntegrityError:
+            raise Conflict(ALREADY_ANSWERED_BUG) from None
         await emit_async(
             connection, EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now
         )
@@ -287,9 +294,7 @@ async def _store_answer_pipelined(
             # Leaving the pipeline sent its Sync and read every result: round trip 2.
             claimed = await stored.fetchone() is not None
         except psycopg.IntegrityError:
-            # The claim already makes this the invitation's only response, so the unique
-            # index fires only on a bug, and then the whole transaction is refused.
-            raise Conflict("This survey has already been answered.") from None
+            raise Conflict(ALREADY_ANSWERED_BUG) from None
         finally:
             if not connection.broken:
                 await connection.rollback()  # only a failure leaves anything to roll back

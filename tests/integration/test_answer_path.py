@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from services.bootstrap import Stack
 from shared.clock import ManualClock
+from shared.db.row_security import APP_ROLE
 from shared.email.sink import MailSink
 from shared.models import AccessToken, Invitation, InvitationStatus, OutboxEvent, Response
 from shared.security import hash_token
@@ -105,3 +106,30 @@ def test_answers_racing_on_one_link_store_once(
     assert sorted(statuses) == [200] + [409] * (racers - 1)
     assert count(stack, Response) == 1 and _evaluations(stack) == 1
     assert count(stack, Invitation, Invitation.status == InvitationStatus.ANSWERED) == 1
+
+
+@pytest.mark.postgres
+def test_an_answer_on_a_connection_the_database_dropped_is_refused_503_then_goes_through(
+    stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock, practice: PracticeFixture
+) -> None:
+    complete_and_send(stack, clock, practice, "visit-1")
+    path = survey_path(addressed_to(sink, CLIENT_EMAIL)[-1])
+    assert http.post("/s/" + "n" * 43, data=ANSWERS).status_code == 404  # a pooled connection
+    # This database's connections only: the server and the role are shared with other runs.
+    with everything(stack) as session:
+        dropped = session.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE usename = :role AND datname = current_database()"
+            ),
+            {"role": APP_ROLE},
+        ).scalar_one()
+    assert dropped >= 1
+    statuses = [http.post(path, data=ANSWERS).status_code]
+    while statuses[-1] == 503 and len(statuses) < 20:
+        statuses.append(http.post(path, data=ANSWERS).status_code)
+    # Each pooled connection the server dropped fails one request with a 503 (never a 500)
+    # and leaves the pool; then the answer is stored, once.
+    assert statuses[0] == 503 and statuses[-1] == 200, statuses
+    assert set(statuses) == {503, 200}
+    assert count(stack, Response) == 1 and _evaluations(stack) == 1
