@@ -13,9 +13,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import select
 
 from shared.db import Database
 from shared.models import AccessToken, Account, AccountLink, ApiKey, AuthSession
@@ -42,22 +40,9 @@ def practice_of_link(db: Database, raw: str) -> UUID | None:
     return _practice(db, _link_practice(raw))
 
 
-async def practice_of_link_async(db: Database, raw: str) -> UUID | None:
-    """practice_of_link, on the event loop."""
-    async with db.lookup_async() as connection:
-        found = await connection.execute(_LINK_PRACTICE, {"digest": hash_token(raw)})
-        return found.scalar()
-
-
 def _link_practice(raw: str) -> Any:
     digest = hash_token(raw)
     return select(AccessToken.practice_id).where(AccessToken.token_hash == digest)
-
-
-# Built once: the event loop's callers are the hot paths.
-_LINK_PRACTICE = sa_select(col(AccessToken.practice_id)).where(
-    col(AccessToken.token_hash) == bindparam("digest")
-)
 
 
 def practice_of_account_link(db: Database, raw: str) -> UUID | None:

@@ -2,7 +2,7 @@
 rather than at the scheduler's next tick. One relay function; two ways to wake it:
 
 - RelayListener, in every `attune worker` on PostgreSQL: its own connection LISTENs on the
-  channel migration 0013's trigger notifies at each commit that wrote an event. The API
+  channel migration 0015's trigger notifies at each commit that wrote an event. The API
   process writes events and does nothing more for them.
 - RelayThread, in the one process of the embedded mode (SQLite has no NOTIFY): the API
   wakes it after a transaction that wrote an event (services.api.context).

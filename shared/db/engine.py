@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
@@ -77,16 +79,6 @@ class Database:
     def _async_engine(self) -> AsyncEngine:
         return _async_twin(self.engine)
 
-    @cached_property
-    def _async_system_lookups(self) -> AsyncEngine:
-        if self.system_engine is self.engine:
-            twin = self._async_engine
-        else:
-            twin = _async_twin(self.system_engine)
-        if self.dialect != "postgresql":
-            return twin
-        return twin.execution_options(isolation_level="AUTOCOMMIT")
-
     @asynccontextmanager
     async def transaction_async(
         self, practice_id: UUID | None = None
@@ -98,10 +90,25 @@ class Database:
             yield connection
 
     @asynccontextmanager
-    async def lookup_async(self) -> AsyncIterator[AsyncConnection]:
-        """across_practices(one_statement=True), on the event loop: one credential lookup."""
-        async with self._async_system_lookups.begin() as connection:
-            yield connection
+    async def driver_connection_async(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection of the application's role as psycopg itself (PostgreSQL only),
+        for the one path that pipelines its statements (a survey answer; shared.db.compiled).
+        The caller names the practice in its own transaction, as transaction() does, and
+        leaves the connection committed or rolled back. A connection that broke leaves the
+        pool, and the driver's error becomes SQLAlchemy's, which the API answers with a 503
+        as it does every other (services.api.errors)."""
+        async with self._async_engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            try:
+                yield driver
+            except psycopg.Error as error:
+                lost = driver.broken or driver.closed
+                if lost:
+                    await connection.invalidate()
+                raise DBAPIError.instance(
+                    None, None, error, psycopg.Error, connection_invalidated=lost
+                ) from error
 
     @contextmanager
     def prepared_transaction(self, practice_id: UUID) -> Iterator[Session]:
@@ -159,10 +166,9 @@ class Database:
             self.system_engine.dispose()
         # The event loop that opened these connections may be gone: drop them unclosed
         # (the server ends each session when its socket closes).
-        for name in ("_async_engine", "_async_system_lookups"):
-            twin = self.__dict__.pop(name, None)
-            if twin is not None:
-                twin.sync_engine.dispose(close=False)
+        twin = self.__dict__.pop("_async_engine", None)
+        if twin is not None:
+            twin.sync_engine.dispose(close=False)
 
 
 def create_database(url: str, *, system_url: str | None = None, pool_size: int = 10) -> Database:

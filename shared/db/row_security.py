@@ -19,6 +19,9 @@ from collections.abc import Sequence
 
 APP_ROLE = "attune_app"
 SYSTEM_ROLE = "attune_system"
+# The one function the application's role may call across practices: the practice id of a
+# link's token hash, read with the system role's rights (migration 0016).
+LINK_PRACTICE_FUNCTION = "answer_link_practice"
 
 # A pooled connection that once ran set_config(..., true) reads '' afterwards, not NULL,
 # hence nullif: '' must mean "no practice" (no rows), not an invalid-uuid error.

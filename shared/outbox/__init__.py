@@ -83,7 +83,7 @@ def _event(actor: str, practice_id: UUID, ids: Sequence[UUID], at: datetime) -> 
     }
 
 
-# The channel a committed outbox event notifies on PostgreSQL (migration 0013's trigger):
+# The channel a committed outbox event notifies on PostgreSQL (migration 0015's trigger):
 # the workers' relays listen on it (services/worker/relay.py).
 CHANNEL = "attune_outbox"
 

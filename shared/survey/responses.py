@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import fmean
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session, col, select
 
-from shared.credentials import practice_of_link_async
 from shared.db import Database
 from shared.db.claim import claim_async, claiming
+from shared.db.compiled import CompiledStatement
+from shared.db.row_security import LINK_PRACTICE_FUNCTION
 from shared.errors import Conflict, Gone, Invalid, NotFound
 from shared.models import (
     AccessToken,
@@ -39,6 +40,9 @@ EVALUATE_RESPONSE = "evaluate_response"
 COMMENT_MAX = 2000
 LINK_NOT_VALID = "This link is not valid. Please use the newest email you received."
 ALREADY_ANSWERED = "This survey has already been answered. Thank you for your feedback."
+# No savepoint: the claim already makes a response the invitation's only one, so its unique
+# index fires only on a bug, and then the whole transaction is refused with these words.
+ALREADY_ANSWERED_BUG = "This survey has already been answered."
 
 
 @dataclass(frozen=True)
@@ -174,29 +178,16 @@ async def submit_response(
 ) -> UUID:
     """Store a client's answers, once, and record the evaluation they need (the outbox).
 
-    The system's hot path, so written in Core on the event loop with few round trips: the
-    link's practice (the system role's one lookup), then one transaction in that practice,
-    under row-level security: one read of everything accept_answer needs, the claim of the
-    invitation (the single use of the link), the response, the outbox event."""
-    practice_id = await practice_of_link_async(db, raw_token)
-    async with db.transaction_async(practice_id) as connection:
-        found = (await connection.execute(_ANSWER_STATE, {"digest": hash_token(raw_token)})).first()
-        response = accept_answer(
-            AnswerState(*tuple[Any, ...](found)) if found else None,
-            scores=scores,
-            asked_to_talk=asked_to_talk,
-            comment=comment,
-            now=now,
+    The system's hot path: one transaction in the link's practice, under row-level security,
+    with one read of everything accept_answer needs, then the claim of the invitation (the
+    single use of the link), the response and the outbox event."""
+
+    def accept(state: AnswerState | None) -> dict[str, Any]:
+        return accept_answer(
+            state, scores=scores, asked_to_talk=asked_to_talk, comment=comment, now=now
         )
-        try:
-            claimed = await _store(connection, response, now=now)
-        except IntegrityError:
-            # No savepoint: the claim already makes this the invitation's only response, so
-            # the unique index fires only on a bug, and then the whole transaction is refused.
-            raise Conflict("This survey has already been answered.") from None
-        if not claimed:
-            raise Conflict(ALREADY_ANSWERED)
-    return response["id"]  # type: ignore[no-any-return]
+
+    return await _store_answer(db, hash_token(raw_token), accept, now=now)
 
 
 @dataclass(frozen=True)
@@ -224,34 +215,93 @@ _SETTINGS = PracticeSettingsVersion.__table__  # type: ignore[attr-defined]
 _RESPONSE = Response.__table__  # type: ignore[attr-defined]
 
 
-async def _store(connection: AsyncConnection, response: dict[str, Any], *, now: datetime) -> bool:
-    """The claim of the invitation (the single use of the link) and, only if it took it, the
-    response and its evaluation's outbox event. False: another answer took it first."""
-    if connection.dialect.name == "postgresql":
-        # One round trip: data-modifying CTEs, which SQLite lacks.
-        event = event_params(EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now)
-        claim = {
-            "invitation_id": response["invitation_id"],
-            "still_status": InvitationStatus.SENT,
-            "claimed_status": InvitationStatus.ANSWERED,
-            "answered_at": now,
-        }
-        # Prefixed: a parameter named like a column of the UPDATE would be SET on it.
-        row = {f"response_{name}": value for name, value in response.items()}
-        stored = await connection.execute(_STORE, {**row, **event, **claim})
-        return stored.first() is not None
-    if not await claim_async(
-        connection,
-        Invitation,
-        response["invitation_id"],
-        _STILL_SENT,
-        status=InvitationStatus.ANSWERED,
-        answered_at=now,
-    ):
-        return False
-    await connection.execute(insert(_RESPONSE).values(**response))
-    await emit_async(connection, EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now)
-    return True
+async def _store_answer(
+    db: Database,
+    digest: str,
+    accept: Callable[[AnswerState | None], dict[str, Any]],
+    *,
+    now: datetime,
+) -> UUID:
+    """The answer's one transaction: read its state, let `accept` rule on it and give the
+    response row, store that row if the claim of the invitation takes it. Conflict: another
+    answer took it first. The one place that knows the two databases apart."""
+    if db.dialect == "postgresql":
+        return await _store_answer_pipelined(db, digest, accept, now=now)
+    # SQLite has no row-level security, so no practice to name first.
+    async with db.transaction_async() as connection:
+        found = (await connection.execute(_ANSWER_STATE, {"digest": digest})).first()
+        response = accept(AnswerState(*tuple[Any, ...](found)) if found else None)
+        claimed = await claim_async(
+            connection,
+            Invitation,
+            response["invitation_id"],
+            _STILL_SENT,
+            status=InvitationStatus.ANSWERED,
+            answered_at=now,
+        )
+        if not claimed:
+            raise Conflict(ALREADY_ANSWERED)
+        try:
+            await connection.execute(insert(_RESPONSE).values(**response))
+        except IntegrityError:
+            raise Conflict(ALREADY_ANSWERED_BUG) from None
+        await emit_async(
+            connection, EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now
+        )
+    return response["id"]  # type: ignore[no-any-return]
+
+
+async def _store_answer_pipelined(
+    db: Database,
+    digest: str,
+    accept: Callable[[AnswerState | None], dict[str, Any]],
+    *,
+    now: datetime,
+) -> UUID:
+    """_store_answer on PostgreSQL in two round trips, on psycopg in pipeline mode with
+    prepared statements (SQLAlchemy's async execution was most of an answer's cost):
+    1. BEGIN, naming the link's practice (answer_link_practice, migration 0016: the system
+       role's lookup, inside this transaction), and the read of the answer's state;
+    2. the claim, the response and the outbox event in one statement, and COMMIT."""
+    async with db.driver_connection_async() as connection:
+        # Our own BEGIN and COMMIT, so that each travels with the statements beside it:
+        # psycopg's implicit BEGIN in a pipeline waits for its own answer (a round trip).
+        await connection.set_autocommit(True)
+        try:
+            async with connection.pipeline():
+                await connection.execute(b"BEGIN")
+                await connection.execute(_NAME_LINK_PRACTICE, {"digest": digest}, prepare=True)
+                read = await connection.execute(
+                    _ANSWER_STATE_SQL.sql, {"digest": digest}, prepare=True
+                )
+                found = await read.fetchone()  # round trip 1
+                response = accept(AnswerState(*_ANSWER_STATE_SQL.row(found)) if found else None)
+                event = event_params(
+                    EVALUATE_RESPONSE, response["practice_id"], response["id"], at=now
+                )
+                claim = {
+                    "invitation_id": response["invitation_id"],
+                    "still_status": InvitationStatus.SENT,
+                    "claimed_status": InvitationStatus.ANSWERED,
+                    "answered_at": now,
+                }
+                # Prefixed: a parameter named like a column of the UPDATE would be SET on it.
+                row = {f"response_{name}": value for name, value in response.items()}
+                stored = await connection.execute(
+                    _STORE_SQL.sql, _STORE_SQL.params({**row, **event, **claim}), prepare=True
+                )
+                await connection.execute(b"COMMIT")
+            # Leaving the pipeline sent its Sync and read every result: round trip 2.
+            claimed = await stored.fetchone() is not None
+        except psycopg.IntegrityError:
+            raise Conflict(ALREADY_ANSWERED_BUG) from None
+        finally:
+            if not connection.broken:
+                await connection.rollback()  # only a failure leaves anything to roll back
+                await connection.set_autocommit(False)
+    if not claimed:
+        raise Conflict(ALREADY_ANSWERED)
+    return response["id"]  # type: ignore[no-any-return]
 
 
 # The statements are built once: the survey answer is the hot path.
@@ -296,7 +346,7 @@ _ANSWERED = (
     .returning(_RESPONSE.c.id)
     .cte("answered")
 )
-_STORE = emit_after(_ANSWERED)
+_STORE_SQL = CompiledStatement.of(emit_after(_ANSWERED))
 
 
 # One read: the link, its invitation, the invitation's client's clinician and the practice's
@@ -324,6 +374,13 @@ _ANSWER_STATE = (
         & (_SETTINGS.c.version == _PRACTICE.c.settings_version),
     )
     .where(_TOKEN.c.token_hash == bindparam("digest"))
+)
+_ANSWER_STATE_SQL = CompiledStatement.of(_ANSWER_STATE)
+# The transaction's practice, from the link (an unknown link: none, so every read finds
+# nothing and the answer is "not valid", as before).
+_NAME_LINK_PRACTICE = (
+    "SELECT set_config('app.practice_id', "
+    f"coalesce({LINK_PRACTICE_FUNCTION}(%(digest)s)::text, ''), true)"
 )
 
 

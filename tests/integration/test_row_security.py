@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.db import create_database
-from shared.db.row_security import APP_ROLE
+from shared.db.row_security import APP_ROLE, LINK_PRACTICE_FUNCTION, SYSTEM_ROLE
 from shared.email.sink import MailSink
 from shared.work.failures import record_failure
 from tests.support.answers import answer_a_survey
@@ -291,3 +291,57 @@ def test_a_process_without_the_system_role_refuses_to_start(
         configured.check_cross_practice_reach()
     finally:
         configured.dispose()
+
+
+def test_the_link_practice_function_gives_the_app_a_practice_id_and_nothing_more(
+    stack: Stack, two_practices: tuple[PracticeFixture, PracticeFixture]
+) -> None:
+    a, b = two_practices
+    with everything(stack) as session:
+        digests = {
+            practice: digest
+            for practice, digest in session.execute(
+                text("SELECT practice_id::text, token_hash FROM access_token")
+            )
+        }
+        shape = session.execute(
+            text(
+                "SELECT p.prosecdef, p.provolatile, r.rolname, p.proconfig, "
+                "pg_get_function_result(p.oid), pg_get_function_arguments(p.oid) "
+                "FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner WHERE p.proname = :name"
+            ),
+            {"name": LINK_PRACTICE_FUNCTION},
+        ).one()
+    # Runs with the system role's rights (its column grant on access_token), never the
+    # owner's; STABLE; a search_path of its own; one uuid out of one hash in.
+    assert tuple(shape) == (
+        True,
+        "s",
+        SYSTEM_ROLE,
+        ["search_path=pg_catalog, pg_temp"],
+        "uuid",
+        "digest text",
+    )
+    call = text(f"SELECT {LINK_PRACTICE_FUNCTION}(:digest)")
+    # The app role in no practice, or in the other one, still learns a link's practice ...
+    with stack.db.transaction() as session:
+        for practice in (a, b):
+            found = session.execute(call, {"digest": digests[practice.practice_id]}).scalar()
+            assert str(found) == practice.practice_id
+        assert session.execute(call, {"digest": "0" * 64}).scalar() is None
+    # ... and nobody else may ask: PUBLIC may not; the system role owns it, and reads the
+    # same two columns directly anyway.
+    with everything(stack) as session:
+        allowed = session.execute(
+            text(
+                "SELECT grantee::regrole::text FROM pg_proc, aclexplode(proacl) "
+                "WHERE proname = :name AND privilege_type = 'EXECUTE'"
+            ),
+            {"name": LINK_PRACTICE_FUNCTION},
+        ).scalars()
+        assert sorted(allowed) == sorted([APP_ROLE, SYSTEM_ROLE])
+        public = session.execute(
+            text("SELECT has_function_privilege('public', :signature, 'EXECUTE')"),
+            {"signature": f"{LINK_PRACTICE_FUNCTION}(text)"},
+        ).scalar_one()
+        assert public is False

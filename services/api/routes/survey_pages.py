@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager as ContextManager
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.openapi.spec import Example
 from litestar.params import Body
-from litestar.response import Template
+from litestar.response import Response, Template
+from litestar.template import TemplateEngineProtocol
 from sqlmodel import Session
 
 from services.api.context import ApiContext
@@ -70,6 +71,17 @@ ALREADY_UNSUBSCRIBED = (
     "You get no more feedback emails after your sessions; there is nothing more to do. Your "
     "therapist's practice can turn these emails back on if you ask them to.",
 )
+
+
+@cache
+def _thank_you(engine: TemplateEngineProtocol[Any, Any]) -> str:
+    """The page after an answer: the same words for every answer and practice (it names no
+    one and shows nothing of the answer), so rendered once per process."""
+    page = engine.get_template("message.html").render(
+        title="Thank you",
+        message="Your answers were saved. They help your therapist make sessions work for you.",
+    )
+    return str(page)
 
 
 def _problem(error: DomainError) -> Template:
@@ -157,7 +169,8 @@ class SurveyPageController(Controller):
         token: SurveyToken,
         data: Annotated[dict[str, Any], SURVEY_FORM],
         context: ApiContext,
-    ) -> Template:
+        request: Request,
+    ) -> Template | Response[str]:
         """Store the client's answers (an HTML form post; the token in the path is the
         credential). Once only: a second submission with the same link is refused (409),
         and a missing or out-of-range score shows the form again with what to fix (422).
@@ -190,12 +203,10 @@ class SurveyPageController(Controller):
         # The answer's evaluation waits in the outbox: publish it now, not at the next tick.
         if context.relay is not None:
             context.relay.wake()
-        return _page(
-            "message.html",
-            title="Thank you",
-            message=(
-                "Your answers were saved. They help your therapist make sessions work for you."
-            ),
+        return Response(
+            _thank_you(request.app.template_engine),
+            media_type=MediaType.HTML,
+            headers=TOKEN_PAGE_HEADERS,
         )
 
     @get(
