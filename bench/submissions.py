@@ -14,11 +14,20 @@ beside the API, as production does, and its CPU per answer is printed next to th
 counted from the round's start until the outbox is empty and the worker has gone quiet, so
 it holds the relay and the evaluations of every answer of the round (not the scheduler's
 later nudges; none runs here).
+
+On a machine of two cores the worker's evaluations (several times the API's CPU per answer)
+would take the cores the API and the bare endpoint are measured on; production runs workers
+on cores of their own. So the worker is paused (SIGSTOP) while the API's round runs and
+resumed after it, and its CPU is counted until it has caught up. `--worker-alongside` keeps it
+running through the round instead. Paused, the relay publishes each round's events in large
+batches, its cheapest case (`bench.relay` prints the one-event-per-pass cost).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -77,8 +86,8 @@ def _measured(pid: int, load: Callable[[], LoadResult]) -> tuple[LoadResult, flo
 
 def _quiet(pid: int, db: Database) -> None:
     """Wait until every event is published and the worker has stopped spending CPU (its
-    queue is empty): at most a minute, then the figure says what was spent by then."""
-    deadline = time.monotonic() + 60
+    queue is empty): at most four minutes, then the figure says what was spent by then."""
+    deadline = time.monotonic() + 240
     while unpublished_count(db) and time.monotonic() < deadline:
         time.sleep(0.1)
     spent = cpu_seconds(pid)
@@ -95,6 +104,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--worker-alongside",
+        action="store_true",
+        help="keep the worker running during the API's rounds (it shares the cores)",
+    )
     args = parser.parse_args()
     print(f"survey submissions; {machine_note()}")
 
@@ -154,12 +168,18 @@ def main() -> None:
                 ),
             )
             worker_before = cpu_seconds(worker.pid)
-            real, real_cpu = _measured(
-                api.pid,
-                lambda: run_load(
-                    api_url, answer, total=args.requests, concurrency=args.concurrency
-                ),
-            )
+            if not args.worker_alongside:
+                os.kill(worker.pid, signal.SIGSTOP)
+            try:
+                real, real_cpu = _measured(
+                    api.pid,
+                    lambda: run_load(
+                        api_url, answer, total=args.requests, concurrency=args.concurrency
+                    ),
+                )
+            finally:
+                if not args.worker_alongside:
+                    os.kill(worker.pid, signal.SIGCONT)
             _quiet(worker.pid, db)
             worker_cpu = cpu_seconds(worker.pid) - worker_before
             rows.append(_row(f"bare INSERT endpoint (round {round_})", bare, None, bare_cpu))
@@ -175,7 +195,8 @@ def main() -> None:
         db.dispose()
     table(
         f"Survey submissions, {args.concurrency} concurrent clients, PostgreSQL; "
-        "worker: relay + evaluations",
+        "worker: relay + evaluations, "
+        + ("alongside the answers" if args.worker_alongside else "paused during the answers"),
         [
             "endpoint",
             "requests",
