@@ -18,6 +18,7 @@ from litestar.status_codes import (
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.errors import DomainError
 
@@ -210,6 +211,8 @@ _JSON_HANDLERS: dict[type[Exception], JsonErrorHandler] = {
     ValidationError: on_pydantic_error,
     HTTPException: on_http_exception,
     DBAPIError: on_database_unavailable,
+    # Every pooled connection busy for the pool's whole timeout: as unavailable as a database away.
+    PoolTimeout: on_database_unavailable,
     RecursionError: on_recursion,
     Exception: on_unexpected,
 }
