@@ -106,6 +106,9 @@ def check_page(page: Page, name: str) -> None:
     than the window (no sideways scrolling at 390 px). Screenshots of each width go under
     var/screenshots/ for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # A click's page can show its text before its stylesheet has arrived (a busy machine):
+    # the load event comes after both.
+    page.wait_for_load_state("load")
     assert page.evaluate("window.__refused") == [], f"{name}: the page's policy refused these"
     styled = page.evaluate(
         "Array.from(document.styleSheets).filter((sheet) => sheet.cssRules.length).length"
