@@ -24,11 +24,9 @@ from bench.email_rate import _queue_surveys
 from bench.mail import RecordingSink
 from bench.seed import set_up_practice
 from bench.support import (
-    APP_URL,
-    REDIS_URL,
-    SYSTEM_URL,
     environment,
     fresh_database,
+    in_process_settings,
     machine_note,
     table,
 )
@@ -37,7 +35,6 @@ from shared.email.smtp import SmtpMailer
 from shared.logging import configure_logging
 from shared.models import Notification
 from shared.notifications.delivery import deliver
-from shared.settings import Settings
 
 
 def main() -> None:
@@ -52,13 +49,7 @@ def main() -> None:
     clients = 100
     with RecordingSink() as sink:
         env = environment(ATTUNE_SMTP_PORT=str(sink.port))
-        settings = Settings(
-            database_url=APP_URL,
-            system_database_url=SYSTEM_URL,
-            redis_url=REDIS_URL,
-            redis_namespace=env["ATTUNE_REDIS_NAMESPACE"],
-            smtp_port=sink.port,
-        )
+        settings = in_process_settings(env, sink.port)
         stack = build_stack(settings)
         with TestClient(stack.api()) as http:
             practice = set_up_practice(http, "mail", clinicians=5, clients=clients, immediate=False)

@@ -25,12 +25,10 @@ from sqlmodel import select
 from bench.mail import Arrival, RecordingSink
 from bench.seed import SeededPractice, open_surveys, set_up_practice
 from bench.support import (
-    APP_URL,
-    REDIS_URL,
-    SYSTEM_URL,
     cpu_seconds,
     environment,
     fresh_database,
+    in_process_settings,
     machine_note,
     served,
     table,
@@ -43,7 +41,6 @@ from shared.logging import configure_logging
 from shared.models import Invitation, Notification, NotificationKind
 from shared.notifications.queue import queue_notification
 from shared.outbox import relay
-from shared.settings import Settings
 
 # Issue "Survey answers and emails at the speed of their parts", item 2.
 TARGET_SHARE = 0.5
@@ -100,13 +97,7 @@ def main() -> None:
     rows: list[list[object]] = []
     with RecordingSink() as sink:
         env = environment(ATTUNE_SMTP_PORT=str(sink.port))
-        settings = Settings(
-            database_url=APP_URL,
-            system_database_url=SYSTEM_URL,
-            redis_url=REDIS_URL,
-            redis_namespace=env["ATTUNE_REDIS_NAMESPACE"],
-            smtp_port=sink.port,
-        )
+        settings = in_process_settings(env, sink.port)
         stack = build_stack(settings)
         publisher = BrokerPublisher(stack.broker)
         clients = 100

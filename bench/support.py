@@ -26,6 +26,7 @@ from shared.db import Database, create_database
 from shared.db.migrations import upgrade
 from shared.db.row_security import APP_ROLE, SYSTEM_ROLE
 from shared.ratelimit import DEFAULT_LIMITS
+from shared.settings import Settings
 from tests.support.postgres import as_role, ensure_login_role, prepare_postgres
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,6 +94,19 @@ def environment(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def in_process_settings(env: dict[str, str], smtp_port: int) -> Settings:
+    """Settings for a stack built in this process (build_stack) that sees what the served
+    processes of the same `environment` see: production's roles, this run's Redis namespace
+    and the bench's SMTP server."""
+    return Settings(
+        database_url=APP_URL,
+        system_database_url=SYSTEM_URL,
+        redis_url=REDIS_URL,
+        redis_namespace=env["ATTUNE_REDIS_NAMESPACE"],
+        smtp_port=smtp_port,
+    )
 
 
 @contextmanager
