@@ -111,6 +111,28 @@ class Database:
                 ) from error
 
     @contextmanager
+    def driver_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """driver_connection_async() for a worker thread: a pooled connection of the
+        application's role as psycopg itself (PostgreSQL only), for the one path of a worker
+        that pipelines its statements (a survey email; shared.notifications.delivery). The
+        same contract: the caller names the practice in its own transaction and leaves the
+        connection committed or rolled back; a connection that broke leaves the pool (even when
+        the caller dealt with the error itself), and the driver's error becomes SQLAlchemy's."""
+        with self.engine.connect() as connection:
+            driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+            try:
+                yield driver
+            except psycopg.Error as error:
+                lost = driver.broken or driver.closed
+                if lost:
+                    connection.invalidate()
+                raise DBAPIError.instance(
+                    None, None, error, psycopg.Error, connection_invalidated=lost
+                ) from error
+            if driver.broken or driver.closed:
+                connection.invalidate()
+
+    @contextmanager
     def prepared_transaction(self, practice_id: UUID) -> Iterator[Session]:
         """A transaction opened ahead of time, its practice named, for a write that must
         follow an outside event as closely as possible (recording that the mail relay accepted
@@ -118,10 +140,7 @@ class Database:
         with self._sessions() as session:
             try:
                 if self.dialect == "postgresql":
-                    session.execute(
-                        text("SELECT set_config('app.practice_id', :practice_id, true)"),
-                        {"practice_id": str(practice_id)},
-                    )
+                    session.execute(SET_PRACTICE, {"practice_id": str(practice_id)})
                 yield session
             finally:
                 if session.in_transaction():

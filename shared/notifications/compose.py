@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import ColumnElement, Select, bindparam, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from shared.accounts.links import mint_token
@@ -48,10 +49,9 @@ from shared.models import (
     NudgeDigest,
     NudgeStatus,
     Practice,
-    PracticeSettingsVersion,
     TokenPurpose,
 )
-from shared.practice.service import current_settings
+from shared.practice.service import current_document, current_settings, settings_of
 from shared.practice.settings import PracticeSettings
 from shared.security import new_token
 from shared.settings import Settings
@@ -59,6 +59,7 @@ from shared.survey.items import SCALE_LABELS
 from shared.survey.moves import MOVE_ADVICE, MOVE_TITLES
 
 UNSUBSCRIBE_LIFETIME = timedelta(days=365)
+SURVEY_KINDS = (NotificationKind.SURVEY, NotificationKind.SURVEY_REMINDER)
 # Where each emailed account link leads: a page whose GET shows a form and whose POST uses it.
 ACCOUNT_LINK_PAGES = {
     NotificationKind.PASSWORD_RESET: ("account/reset", "Choose a new password for Attune"),
@@ -81,37 +82,53 @@ class ClaimedNotification:
 _INVITATION = Invitation.__table__  # type: ignore[attr-defined]
 _CLIENT = Client.__table__  # type: ignore[attr-defined]
 _PRACTICE = Practice.__table__  # type: ignore[attr-defined]
-_SETTINGS = PracticeSettingsVersion.__table__  # type: ignore[attr-defined]
 _ACCESS_TOKEN = AccessToken.__table__  # type: ignore[attr-defined]
 
-# What a survey email needs, in one round trip: the invitation, its client, and the practice's
-# current settings (their version too, which keys the parsed-settings cache). Built once: this
-# runs for every survey email.
-_SURVEY_READ = (
-    select(  # type: ignore[call-overload]
-        _INVITATION.c.id,
-        _INVITATION.c.practice_id,
-        _INVITATION.c.status,
-        _INVITATION.c.expires_at,
-        _CLIENT.c.id.label("client_id"),
-        _CLIENT.c.email,
-        _CLIENT.c.timezone,
-        _CLIENT.c.opted_out_at,
-        _SETTINGS.c.version,
-        _SETTINGS.c.body,
-    )
-    .select_from(
-        _INVITATION.outerjoin(_CLIENT, _CLIENT.c.id == _INVITATION.c.client_id)
-        .outerjoin(_PRACTICE, _PRACTICE.c.id == _INVITATION.c.practice_id)
-        .outerjoin(
-            _SETTINGS,
-            (_SETTINGS.c.practice_id == _PRACTICE.c.id)
-            & (_SETTINGS.c.version == _PRACTICE.c.settings_version),
+
+class SurveyFacts(NamedTuple):
+    """What a survey email needs, as survey_facts() reads it."""
+
+    id: UUID  # the invitation's
+    practice_id: UUID
+    status: InvitationStatus
+    expires_at: datetime | None
+    client_id: UUID | None
+    email: str
+    timezone: str
+    opted_out_at: datetime | None
+    version: int | None  # the practice's current settings version: keys the parsed settings
+    body: dict[str, Any] | None
+
+
+def survey_facts(invitation_id: ColumnElement[UUID]) -> Select[Any]:
+    """The invitation, its client and the practice's current settings, in one read (columns as
+    SurveyFacts); `invitation_id` is a bound parameter, or the column of a claim the read is
+    joined to (shared.notifications.delivery)."""
+    return (
+        sa_select(
+            _INVITATION.c.id,
+            _INVITATION.c.practice_id,
+            _INVITATION.c.status,
+            _INVITATION.c.expires_at,
+            _CLIENT.c.id.label("client_id"),
+            _CLIENT.c.email,
+            _CLIENT.c.timezone,
+            _CLIENT.c.opted_out_at,
+            _PRACTICE.c.settings_version.label("version"),
+            current_document(_INVITATION.c.practice_id).label("body"),
         )
+        .select_from(
+            _INVITATION.outerjoin(_CLIENT, _CLIENT.c.id == _INVITATION.c.client_id).outerjoin(
+                _PRACTICE, _PRACTICE.c.id == _INVITATION.c.practice_id
+            )
+        )
+        .where(_INVITATION.c.id == invitation_id)
     )
-    .where(_INVITATION.c.id == bindparam("invitation_id"))
-)
-_ISSUE_TOKENS = insert(_ACCESS_TOKEN)
+
+
+# Built once: this runs for every survey email.
+_SURVEY_READ = survey_facts(bindparam("invitation_id"))
+ISSUE_TOKENS = insert(_ACCESS_TOKEN)
 
 # A settings version never changes once written (a change makes a new version), so its parsed
 # form can be kept; bounded so a process serving many practices does not grow without end.
@@ -125,7 +142,7 @@ def _settings_version(practice_id: UUID, version: int, body: dict[str, Any]) -> 
     if settings is None:
         if len(_parsed_settings) >= _SETTINGS_CACHE_SIZE:
             _parsed_settings.clear()
-        settings = _parsed_settings[key] = PracticeSettings.model_validate(body)
+        settings = _parsed_settings[key] = settings_of(body)
     return settings
 
 
@@ -147,10 +164,9 @@ def _sender(settings: PracticeSettings, config: Settings) -> Sender:
 
 
 def _survey_email(
-    session: Session, notification: ClaimedNotification, config: Settings, now: datetime
-) -> tuple[str, SurveyInvitationEmail]:
-    connection = session.connection()
-    found = connection.execute(_SURVEY_READ, {"invitation_id": notification.subject_id}).first()
+    found: SurveyFacts | None, notification: ClaimedNotification, config: Settings, now: datetime
+) -> tuple[SurveyInvitationEmail, list[dict[str, Any]]]:
+    """The email, and the rows of the two links it carries (to be stored before it goes)."""
     if found is None:
         raise NotFound("invitation is gone")
     if found.client_id is None:
@@ -162,38 +178,34 @@ def _survey_email(
         found.expires_at is not None and found.expires_at <= now
     ):
         raise NothingToSend(f"the survey is no longer open ({found.status.value})")
-    if found.version is None:
+    if found.version is None or found.body is None:
         raise NotFound("Practice not found.")
     settings = _settings_version(found.practice_id, found.version, found.body)
     survey_token, survey_hash = new_token()
     unsubscribe_token, unsubscribe_hash = new_token()
-    # Both links in one INSERT.
-    connection.execute(
-        _ISSUE_TOKENS,
-        [
-            {
-                "token_hash": survey_hash,
-                "practice_id": found.practice_id,
-                "purpose": TokenPurpose.SURVEY,
-                "subject_id": found.id,
-                "created_at": now,
-                "expires_at": found.expires_at,
-            },
-            {
-                "token_hash": unsubscribe_hash,
-                "practice_id": found.practice_id,
-                "purpose": TokenPurpose.UNSUBSCRIBE,
-                "subject_id": found.client_id,
-                "created_at": now,
-                "expires_at": now + UNSUBSCRIBE_LIFETIME,
-            },
-        ],
-    )
+    tokens = [
+        {
+            "token_hash": survey_hash,
+            "practice_id": found.practice_id,
+            "purpose": TokenPurpose.SURVEY,
+            "subject_id": found.id,
+            "created_at": now,
+            "expires_at": found.expires_at,
+        },
+        {
+            "token_hash": unsubscribe_hash,
+            "practice_id": found.practice_id,
+            "purpose": TokenPurpose.UNSUBSCRIBE,
+            "subject_id": found.client_id,
+            "created_at": now,
+            "expires_at": now + UNSUBSCRIBE_LIFETIME,
+        },
+    ]
     base = config.base_url.rstrip("/")
     survey_url = f"{base}/s/{survey_token}"
     first = settings.items[0]
     expires = (found.expires_at or now).astimezone(ZoneInfo(found.timezone))
-    return found.email, SurveyInvitationEmail(
+    return SurveyInvitationEmail(
         to_address=found.email,
         sender=_sender(settings, config),
         subject=settings.sender.survey_subject,
@@ -207,7 +219,7 @@ def _survey_email(
         expires_on=f"{expires:%A} {expires.day} {expires:%B}",
         crisis_line=settings.crisis_line,
         reminder=notification.kind is NotificationKind.SURVEY_REMINDER,
-    )
+    ), tokens
 
 
 def _appointment_entry(
@@ -340,18 +352,43 @@ def _account_link_email(
     )
 
 
+def compose_survey(
+    found: SurveyFacts | None, notification: ClaimedNotification, config: Settings, *, now: datetime
+) -> tuple[OutgoingEmail, list[dict[str, Any]]]:
+    """A survey email (or its reminder) from what survey_facts() read, and the rows of its two
+    links (ISSUE_TOKENS), which the caller stores before sending. Survey links are minted
+    here, at send time, and only their hashes are stored: the raw tokens exist in the outgoing
+    email and nowhere else.
+
+    Raises NothingToSend when the survey no longer calls for an email."""
+    survey, tokens = _survey_email(found, notification, config, now)
+    return _message(
+        render_survey_invitation(survey),
+        survey.sender,
+        survey.to_address,
+        notification,
+        config,
+        now,
+    ), tokens
+
+
 def compose(
     session: Session, notification: ClaimedNotification, config: Settings, *, now: datetime
 ) -> OutgoingEmail:
-    """The message to send. Survey links are minted here, at send time, and only their hashes
-    are stored: the raw tokens exist in the outgoing email and nowhere else.
+    """The message to send, read in `session` (see compose_survey for the links).
 
     Raises NothingToSend when what the notification was about no longer calls for an email."""
     rendered: RenderedEmail
-    if notification.kind in (NotificationKind.SURVEY, NotificationKind.SURVEY_REMINDER):
-        to_address, survey = _survey_email(session, notification, config, now)
-        rendered, sender = render_survey_invitation(survey), survey.sender
-    elif notification.kind is NotificationKind.DIGEST:
+    if notification.kind in SURVEY_KINDS:
+        connection = session.connection()
+        row = connection.execute(_SURVEY_READ, {"invitation_id": notification.subject_id}).first()
+        message, tokens = compose_survey(
+            SurveyFacts(*row) if row is not None else None, notification, config, now=now
+        )
+        # Both links in one INSERT.
+        connection.execute(ISSUE_TOKENS, tokens)
+        return message
+    if notification.kind is NotificationKind.DIGEST:
         to_address, digest = _digest_email(session, notification, config, now)
         rendered, sender = render_digest(digest), digest.sender
     elif notification.kind in ACCOUNT_LINK_PAGES:
@@ -361,6 +398,17 @@ def compose(
     else:
         to_address, nudge = _nudge_email(session, notification, config, now)
         rendered, sender = render_nudge(nudge), nudge.sender
+    return _message(rendered, sender, to_address, notification, config, now)
+
+
+def _message(
+    rendered: RenderedEmail,
+    sender: Sender,
+    to_address: str,
+    notification: ClaimedNotification,
+    config: Settings,
+    now: datetime,
+) -> OutgoingEmail:
     domain = config.mail_from_address.rsplit("@", 1)[-1]
     if notification.kind is NotificationKind.SURVEY_REMINDER:
         # Threads the reminder under the invitation it follows up, in the client's inbox.

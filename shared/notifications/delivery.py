@@ -8,21 +8,33 @@ from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime as datetime_t
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Update, and_, bindparam, or_, update
+import psycopg
+from sqlalchemy import ColumnElement, Update, and_, bindparam, or_, true, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from shared.clock import Clock
 from shared.db import Database
 from shared.db.claim import claim_row, claiming
+from shared.db.compiled import CompiledStatement
 from shared.db.due import find_due
+from shared.db.engine import SET_PRACTICE
 from shared.email.message import OutgoingEmail
 from shared.email.smtp import PermanentDeliveryError, TransientDeliveryError, retry_delay
 from shared.errors import NotFound
-from shared.models import Notification, NotificationStatus, WorkerHeartbeat
-from shared.notifications.compose import ClaimedNotification, NothingToSend, compose
+from shared.models import Notification, NotificationKind, NotificationStatus, WorkerHeartbeat
+from shared.notifications.compose import (
+    ISSUE_TOKENS,
+    ClaimedNotification,
+    NothingToSend,
+    SurveyFacts,
+    compose,
+    compose_survey,
+    survey_facts,
+)
 from shared.notifications.queue import DELIVER_NOTIFICATION, SWEEP_AFTER
 from shared.outbox import emit
 from shared.settings import Settings
@@ -37,6 +49,15 @@ CLAIM_LIMIT = 2 * SWEEP_AFTER
 
 _NOTIFICATION = Notification.__table__  # type: ignore[attr-defined]
 
+# What a claim returns: ClaimedNotification.
+_CLAIMED = (
+    _NOTIFICATION.c.id,
+    _NOTIFICATION.c.practice_id,
+    _NOTIFICATION.c.key,
+    _NOTIFICATION.c.kind,
+    _NOTIFICATION.c.subject_id,
+    _NOTIFICATION.c.attempts,
+)
 # The send path's statements are built once, with bound parameters: building them anew was
 # a tenth of a worker's CPU per email.
 _CLAIM = claiming(
@@ -47,14 +68,44 @@ _CLAIM = claiming(
     claimed_at=bindparam("now"),
     claimed_by=bindparam("worker_id"),
     attempts=Notification.attempts + 1,
-).returning(
-    _NOTIFICATION.c.id,
-    _NOTIFICATION.c.practice_id,
-    _NOTIFICATION.c.key,
-    _NOTIFICATION.c.kind,
-    _NOTIFICATION.c.subject_id,
-    _NOTIFICATION.c.attempts,
+).returning(*_CLAIMED)
+
+# A survey email's claim and the read of what it needs, in one statement (PostgreSQL): the
+# same claim, taking only a survey email (every value a named parameter: SQLAlchemy loses the
+# values of literals inside a data-modifying CTE), joined to survey_facts for the invitation
+# it took.
+_CLAIMED_SURVEY = (
+    claiming(
+        Notification,
+        bindparam("notification_id"),
+        col(Notification.status) == bindparam("pending"),
+        or_(
+            col(Notification.kind) == bindparam("survey"),
+            col(Notification.kind) == bindparam("reminder"),
+        ),
+        status=bindparam("sending"),
+        claimed_at=bindparam("now"),
+        claimed_by=bindparam("worker_id"),
+        attempts=Notification.attempts + bindparam("one"),
+    )
+    .returning(*_CLAIMED)
+    .cte("claimed")
 )
+_SURVEY = survey_facts(_CLAIMED_SURVEY.c.subject_id).lateral("survey")
+_CLAIM_SURVEY_SQL = CompiledStatement.of(
+    sa_select(*_CLAIMED_SURVEY.c, *_SURVEY.c).select_from(
+        _CLAIMED_SURVEY.outerjoin(_SURVEY, true())
+    )
+)
+_CLAIM_SURVEY_VALUES = {
+    "pending": NotificationStatus.PENDING,
+    "survey": NotificationKind.SURVEY,
+    "reminder": NotificationKind.SURVEY_REMINDER,
+    "sending": NotificationStatus.SENDING,
+    "one": 1,
+}
+_NAME_PRACTICE_SQL = CompiledStatement.of(SET_PRACTICE)
+_ISSUE_TOKENS_SQL = CompiledStatement.of(ISSUE_TOKENS)
 
 
 class Mailer(Protocol):
@@ -86,6 +137,12 @@ def deliver(
     *,
     worker_id: UUID | None = None,
 ) -> Outcome:
+    if db.dialect == "postgresql":
+        outcome = _deliver_survey(
+            db, clock, mailer, config, practice_id, notification_id, worker_id
+        )
+        if outcome is not None:
+            return outcome
     with db.transaction(practice_id) as session:
         now = clock.now()
         claimed = (
@@ -116,57 +173,154 @@ def deliver(
                 last_error=f"nothing to send: {gone.message}",
             )
             return Outcome.FAILED
-        attempts = notification.attempts
-    message_id = message.message_id
     # The record's transaction is opened (and its practice named) before the send, and holds
     # no lock while the mail server works; once the relay says 250, one UPDATE and a COMMIT
     # are all that stand between the accepted email and Attune knowing it: the at-least-once
     # window (README, "Faults and guarantees").
-    relay_took_it = threading.Event()
     with db.prepared_transaction(practice_id) as record:
 
-        def accepted() -> None:
-            relay_took_it.set()
-            _finish(
-                record,
-                worker_id,
-                notification_id,
-                status=NotificationStatus.SENT,
-                sent_at=clock.now(),
-                message_id=message_id,
-                last_error=None,
-            )
+        def finish(**values: object) -> None:
+            _finish(record, worker_id, notification_id, **values)
+            record.info["finished"] = True
 
-        try:
-            mailer.send(message, accepted=accepted)
-        except TransientDeliveryError as error:
-            _finish(
-                record,
-                worker_id,
-                notification_id,
-                status=NotificationStatus.PENDING,
-                next_attempt_at=clock.now() + retry_delay(attempts),
-                last_error=error.reason[:500],
-            )
-            return Outcome.RETRY
-        except PermanentDeliveryError as error:
-            _finish(
-                record,
-                worker_id,
-                notification_id,
-                status=NotificationStatus.FAILED,
-                last_error=error.reason[:500],
-            )
-            return Outcome.FAILED
-        except Exception:
-            if not relay_took_it.is_set():
-                raise
-            # The relay took it and recording it failed (the database went away): below.
-    if not record.info.get("finished"):
+        outcome = _send(mailer, message, clock, notification.attempts, finish)
+    if outcome is Outcome.SENT and not record.info.get("finished"):
         # Recording failed (or the mailer returned without calling back): try again in fresh
         # transactions for a few seconds before leaving the claim to the sweep, which would
         # send it a second time.
-        _record_sent_again(db, worker_id, practice_id, notification_id, clock, message_id)
+        _record_sent_again(db, worker_id, practice_id, notification_id, clock, message.message_id)
+    return outcome
+
+
+def _deliver_survey(
+    db: Database,
+    clock: Clock,
+    mailer: Mailer,
+    config: Settings,
+    practice_id: UUID,
+    notification_id: UUID,
+    worker_id: UUID | None,
+) -> Outcome | None:
+    """deliver() for a survey email on PostgreSQL, in three round trips on psycopg in pipeline
+    mode with prepared statements (SQLAlchemy's execution and ten round trips were most of an
+    email's cost), as the survey answer does (shared.survey.responses):
+    1. BEGIN, naming the practice, and the claim with the read of what the email needs;
+    2. the email's two links, COMMIT, and the record's transaction opened: BEGIN, naming the
+       practice;
+    then the send, and once the relay says 250:
+    3. the UPDATE that records it, and COMMIT.
+    None if the claim took nothing (another kind of email, which deliver() sends the general
+    way, or one no longer pending, which that way skips)."""
+    finished = False
+    with db.driver_connection() as connection:
+        # Our own BEGIN and COMMIT, so that each travels with the statements beside it:
+        # psycopg's implicit BEGIN in a pipeline waits for its own answer (a round trip).
+        connection.autocommit = True
+        name_practice = _NAME_PRACTICE_SQL.params({"practice_id": str(practice_id)})
+        try:
+            with connection.pipeline():
+                connection.execute(b"BEGIN")
+                connection.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
+                now = clock.now()
+                claim = connection.execute(
+                    _CLAIM_SURVEY_SQL.sql,
+                    _CLAIM_SURVEY_SQL.params(
+                        {
+                            **_CLAIM_SURVEY_VALUES,
+                            "notification_id": notification_id,
+                            "now": now,
+                            "worker_id": worker_id,
+                        }
+                    ),
+                    prepare=True,
+                )
+                found = claim.fetchone()  # round trip 1
+                if found is None:
+                    return None
+                row = _CLAIM_SURVEY_SQL.row(found)
+                notification = ClaimedNotification(*row[:6])
+                facts = SurveyFacts(*row[6:]) if row[6] is not None else None
+                try:
+                    message, tokens = compose_survey(facts, notification, config, now=now)
+                except NothingToSend as moot:
+                    _finish_on(
+                        connection,
+                        worker_id,
+                        notification_id,
+                        status=NotificationStatus.CANCELLED,
+                        last_error=moot.reason,
+                    )
+                    return Outcome.CANCELLED
+                except NotFound as gone:
+                    _finish_on(
+                        connection,
+                        worker_id,
+                        notification_id,
+                        status=NotificationStatus.FAILED,
+                        last_error=f"nothing to send: {gone.message}",
+                    )
+                    return Outcome.FAILED
+                connection.cursor().executemany(
+                    _ISSUE_TOKENS_SQL.sql, [_ISSUE_TOKENS_SQL.params(token) for token in tokens]
+                )
+                connection.execute(b"COMMIT")
+                # The record's transaction, opened ahead of the send as deliver()'s is.
+                connection.execute(b"BEGIN")
+                connection.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
+            # Leaving the pipeline sent its Sync and read every result: round trip 2.
+
+            def finish(**values: object) -> None:
+                nonlocal finished
+                _finish_on(connection, worker_id, notification_id, **values)
+                finished = True
+
+            outcome = _send(mailer, message, clock, notification.attempts, finish)
+        finally:
+            if not connection.broken:
+                connection.rollback()  # only a failure leaves anything to roll back
+                connection.autocommit = False
+    if outcome is Outcome.SENT and not finished:
+        # As in deliver(): the relay took it and recording it failed.
+        _record_sent_again(db, worker_id, practice_id, notification_id, clock, message.message_id)
+    return outcome
+
+
+def _send(
+    mailer: Mailer,
+    message: OutgoingEmail,
+    clock: Clock,
+    attempts: int,
+    finish: Callable[..., None],
+) -> Outcome:
+    """Send, and record how it went with `finish` (one UPDATE and its COMMIT, in a transaction
+    opened before the send). SENT even when recording it failed: the caller tries again."""
+    relay_took_it = threading.Event()
+
+    def accepted() -> None:
+        relay_took_it.set()
+        finish(
+            status=NotificationStatus.SENT,
+            sent_at=clock.now(),
+            message_id=message.message_id,
+            last_error=None,
+        )
+
+    try:
+        mailer.send(message, accepted=accepted)
+    except TransientDeliveryError as error:
+        finish(
+            status=NotificationStatus.PENDING,
+            next_attempt_at=clock.now() + retry_delay(attempts),
+            last_error=error.reason[:500],
+        )
+        return Outcome.RETRY
+    except PermanentDeliveryError as error:
+        finish(status=NotificationStatus.FAILED, last_error=error.reason[:500])
+        return Outcome.FAILED
+    except Exception:
+        if not relay_took_it.is_set():
+            raise
+        # The relay took it and recording it failed (the database went away).
     return Outcome.SENT
 
 
@@ -184,10 +338,26 @@ def _finishing(columns: frozenset[str]) -> Update:
     return (
         update(_NOTIFICATION)
         .where(_NOTIFICATION.c.id == bindparam("notification_id"))
-        .where(_NOTIFICATION.c.status == NotificationStatus.SENDING)
+        .where(_NOTIFICATION.c.status == bindparam("sending"))
         .where(_NOTIFICATION.c.claimed_by.is_not_distinct_from(bindparam("worker_id")))
         .values({column: bindparam(f"new_{column}") for column in sorted(columns)})
     )
+
+
+@functools.cache
+def _finishing_sql(columns: frozenset[str]) -> CompiledStatement:
+    return CompiledStatement.of(_finishing(columns))
+
+
+def _finishing_values(
+    worker_id: UUID | None, notification_id: UUID, values: dict[str, object]
+) -> dict[str, object]:
+    return {
+        "notification_id": notification_id,
+        "sending": NotificationStatus.SENDING,
+        "worker_id": worker_id,
+        **{f"new_{column}": value for column, value in values.items()},
+    }
 
 
 def _finish(
@@ -196,15 +366,27 @@ def _finish(
     """End a claim, only while it is still ours (a claim handed back and taken by another
     worker is theirs to finish), and commit at once."""
     record.connection().execute(
-        _finishing(frozenset(values)),
-        {
-            "notification_id": notification_id,
-            "worker_id": worker_id,
-            **{f"new_{column}": value for column, value in values.items()},
-        },
+        _finishing(frozenset(values)), _finishing_values(worker_id, notification_id, values)
     )
     record.commit()
-    record.info["finished"] = True
+
+
+def _finish_on(
+    connection: psycopg.Connection[Any],
+    worker_id: UUID | None,
+    notification_id: UUID,
+    **values: object,
+) -> None:
+    """_finish on psycopg, in the transaction the connection has open: the UPDATE and the
+    COMMIT in one round trip (or in the pipeline already open)."""
+    statement = _finishing_sql(frozenset(values))
+    with connection.pipeline():
+        connection.execute(
+            statement.sql,
+            statement.params(_finishing_values(worker_id, notification_id, values)),
+            prepare=True,
+        )
+        connection.execute(b"COMMIT")
 
 
 RECORD_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0)
