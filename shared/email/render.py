@@ -9,7 +9,11 @@ mail clients drop <style> blocks.
 
 from __future__ import annotations
 
+import itertools
+import re
+import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,7 +60,7 @@ def render_survey_invitation(email: SurveyInvitationEmail) -> RenderedEmail:
     _check_urls(
         [choice.url for choice in email.choices] + [email.survey_url, email.unsubscribe_url]
     )
-    rendered = _render("survey_invitation", email)
+    rendered = _render_survey(email)
     return RenderedEmail(
         subject=rendered.subject,
         text=rendered.text,
@@ -116,6 +120,67 @@ def _render(
     name: str, email: SurveyInvitationEmail | NudgeEmail | DigestEmail | AccountLinkEmail
 ) -> RenderedEmail:
     return render_template(name, email.subject, {"email": email})
+
+
+# A survey email differs from the next one of the same practice and settings only in its links
+# (their tokens), its closing day and its address. So it is rendered and inlined once with a
+# slot in place of each (Jinja and the inliner were most of its rendering), and each email
+# fills the slots: the same text as a full render whenever the values are ones that escaping
+# and the inliner's serializing leave as they are (printable ASCII without & < > " '), and a
+# full render otherwise. The cache holds only what the practice's settings say, never a
+# recipient's values; bounded as the parsed settings are.
+_SLOT = f"slot{secrets.token_hex(6)}n"
+_SLOT_NUMBER = re.compile(rf"{_SLOT}(\d+)x")
+_FILLABLE = re.compile(r"[\x20-\x7e]*")
+_UNFILLABLE = frozenset("&<>\"'")
+_PIECES_CACHE_SIZE = 1024
+# Per template and skeleton: the text and the HTML, each as its literal runs between slots.
+_survey_pieces: dict[SurveyInvitationEmail, tuple[list[str | int], list[str | int]]] = {}
+
+
+def _render_survey(email: SurveyInvitationEmail) -> RenderedEmail:
+    own = [
+        email.to_address,
+        email.survey_url,
+        email.unsubscribe_url,
+        email.expires_on,
+        *(choice.url for choice in email.choices),
+    ]
+    if not all(_FILLABLE.fullmatch(value) and _UNFILLABLE.isdisjoint(value) for value in own):
+        return _render("survey_invitation", email)
+    slots = [f"{_SLOT}{number}x" for number in range(len(own))]
+    skeleton = replace(
+        email,
+        to_address=slots[0],
+        survey_url=slots[1],
+        unsubscribe_url=slots[2],
+        expires_on=slots[3],
+        choices=tuple(
+            replace(choice, url=slot) for choice, slot in zip(email.choices, slots[4:], strict=True)
+        ),
+    )
+    pieces = _survey_pieces.get(skeleton)
+    if pieces is None:
+        if len(_survey_pieces) >= _PIECES_CACHE_SIZE:
+            _survey_pieces.clear()
+        rendered = _render("survey_invitation", skeleton)
+        pieces = _survey_pieces[skeleton] = (_pieces(rendered.text), _pieces(rendered.html))
+    text, html = pieces
+    return RenderedEmail(
+        subject=" ".join(email.subject.split()), text=_fill(text, own), html=_fill(html, own)
+    )
+
+
+def _pieces(rendered: str) -> list[str | int]:
+    """The literal runs of a rendered skeleton, and between them the numbers of its slots."""
+    return [
+        int(piece) if odd else piece
+        for odd, piece in zip(itertools.cycle((False, True)), _SLOT_NUMBER.split(rendered))
+    ]
+
+
+def _fill(pieces: list[str | int], values: list[str]) -> str:
+    return "".join(values[piece] if isinstance(piece, int) else piece for piece in pieces)
 
 
 def _check_urls(urls: Iterable[str]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.email import render
 from shared.email.content import (
     NudgeEmail,
     NudgePoint,
@@ -192,6 +193,31 @@ def test_survey_says_what_matters_in_both_parts(reminder: bool) -> None:
         assert CRISIS_LINE in content
         assert EXPIRES_ON in content
         assert "unsubscribe" in content
+
+
+@pytest.mark.parametrize("reminder", [False, True])
+def test_a_survey_email_from_the_cached_render_is_the_full_render(reminder: bool) -> None:
+    # Links with one query parameter, as Attune makes them: filled into the cached pieces.
+    first = make_invitation(reminder=reminder)
+    for n, sender in enumerate([make_sender(), make_sender(reply_to=None), make_sender()]):
+        token = f"Tok{n}{TOKEN}"
+        email = replace(
+            first,
+            to_address=f"client{n}@example.com",
+            sender=sender,
+            choices=tuple(
+                replace(choice, url=f"https://attune.example.org/s/{token}?honest={choice.value}")
+                for choice in first.choices
+            ),
+            survey_url=f"https://attune.example.org/s/{token}",
+            unsubscribe_url=f"https://attune.example.org/u/{token}",
+            expires_on=f"Monday {n + 1} December",
+        )
+        cached = render_survey_invitation(email)
+        full = render.render_template("survey_invitation", email.subject, {"email": email})
+        assert (cached.subject, cached.text, cached.html) == (full.subject, full.text, full.html)
+    # Links that escaping would change are rendered in full (the module's own CHOICE_URLS).
+    assert "&amp;answer=" in render_survey_invitation(first).html
 
 
 def test_reminder_is_a_gentle_variant() -> None:
