@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import random
 import re
+import string
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
@@ -11,6 +13,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -455,6 +458,23 @@ def test_render_refuses_unsafe_links(bad_url: str) -> None:
     assert bad_url not in str(raised.value)
     with pytest.raises(ValueError):
         render_nudge(replace(make_nudge(), alert_url=bad_url))
+
+
+def test_a_link_the_quick_check_passes_passes_the_full_one() -> None:
+    # render._PLAINLY_SAFE_URL lets a link skip urlsplit: it must never pass one that fails.
+    rng = random.Random(14)
+    alphabet = string.printable + "üé[]"
+    starts = ["https://", "http://", "HTTPS://", "https:/", "https:///", "https://?", "ftp://"]
+    passed = 0
+    for _ in range(20_000):
+        url = rng.choice(starts) + "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+        if render._PLAINLY_SAFE_URL.fullmatch(url):
+            passed += 1
+            parts = urlsplit(url)
+            assert parts.scheme in ("http", "https") and parts.netloc, url
+            assert url.isascii() and render._URL_FORBIDDEN.isdisjoint(url), url
+    assert passed > 1000
+    assert render._PLAINLY_SAFE_URL.fullmatch(f"{SURVEY_URL}?honest=3")
 
 
 def test_render_refuses_empty_choices_and_points() -> None:
