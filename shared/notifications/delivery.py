@@ -105,7 +105,19 @@ _CLAIM_SURVEY_VALUES = {
     "one": 1,
 }
 _NAME_PRACTICE_SQL = CompiledStatement.of(SET_PRACTICE)
-_ISSUE_TOKENS_SQL = CompiledStatement.of(ISSUE_TOKENS)
+# A survey email's two links in one statement (bound as "link<n>_<column>"): one execution
+# fewer than an executemany of two.
+_ISSUE_TOKENS_SQL = CompiledStatement.of(
+    ISSUE_TOKENS.values(
+        [
+            {
+                column.name: bindparam(f"link{n}_{column.name}", type_=column.type)
+                for column in ISSUE_TOKENS.table.columns
+            }
+            for n in range(2)
+        ]
+    )
+)
 
 
 class Mailer(Protocol):
@@ -216,13 +228,16 @@ def _deliver_survey(
         # Our own BEGIN and COMMIT, so that each travels with the statements beside it:
         # psycopg's implicit BEGIN in a pipeline waits for its own answer (a round trip).
         connection.autocommit = True
+        # One cursor for every statement: in pipeline mode a cursor holds the last result,
+        # and only the claim's is read, before the next statement goes.
+        cursor = connection.cursor()
         name_practice = _NAME_PRACTICE_SQL.params({"practice_id": str(practice_id)})
         try:
             with connection.pipeline():
-                connection.execute(b"BEGIN")
-                connection.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
+                cursor.execute(b"BEGIN")
+                cursor.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
                 now = clock.now()
-                claim = connection.execute(
+                claim = cursor.execute(
                     _CLAIM_SURVEY_SQL.sql,
                     _CLAIM_SURVEY_SQL.params(
                         {
@@ -244,7 +259,7 @@ def _deliver_survey(
                     message, tokens = compose_survey(facts, notification, config, now=now)
                 except NothingToSend as moot:
                     _finish_on(
-                        connection,
+                        cursor,
                         worker_id,
                         notification_id,
                         status=NotificationStatus.CANCELLED,
@@ -253,25 +268,33 @@ def _deliver_survey(
                     return Outcome.CANCELLED
                 except NotFound as gone:
                     _finish_on(
-                        connection,
+                        cursor,
                         worker_id,
                         notification_id,
                         status=NotificationStatus.FAILED,
                         last_error=f"nothing to send: {gone.message}",
                     )
                     return Outcome.FAILED
-                connection.cursor().executemany(
-                    _ISSUE_TOKENS_SQL.sql, [_ISSUE_TOKENS_SQL.params(token) for token in tokens]
+                cursor.execute(
+                    _ISSUE_TOKENS_SQL.sql,
+                    _ISSUE_TOKENS_SQL.params(
+                        {
+                            f"link{n}_{column}": value
+                            for n, token in enumerate(tokens)
+                            for column, value in token.items()
+                        }
+                    ),
+                    prepare=True,
                 )
-                connection.execute(b"COMMIT")
+                cursor.execute(b"COMMIT")
                 # The record's transaction, opened ahead of the send as deliver()'s is.
-                connection.execute(b"BEGIN")
-                connection.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
+                cursor.execute(b"BEGIN")
+                cursor.execute(_NAME_PRACTICE_SQL.sql, name_practice, prepare=True)
             # Leaving the pipeline sent its Sync and read every result: round trip 2.
 
             def finish(**values: object) -> None:
                 nonlocal finished
-                _finish_on(connection, worker_id, notification_id, **values)
+                _finish_on(cursor, worker_id, notification_id, **values)
                 finished = True
 
             outcome = _send(mailer, message, clock, notification.attempts, finish)
@@ -372,21 +395,21 @@ def _finish(
 
 
 def _finish_on(
-    connection: psycopg.Connection[Any],
+    cursor: psycopg.Cursor[Any],
     worker_id: UUID | None,
     notification_id: UUID,
     **values: object,
 ) -> None:
-    """_finish on psycopg, in the transaction the connection has open: the UPDATE and the
-    COMMIT in one round trip (or in the pipeline already open)."""
+    """_finish on psycopg, in the transaction the cursor's connection has open: the UPDATE and
+    the COMMIT in one round trip (or in the pipeline already open)."""
     statement = _finishing_sql(frozenset(values))
-    with connection.pipeline():
-        connection.execute(
+    with cursor.connection.pipeline():
+        cursor.execute(
             statement.sql,
             statement.params(_finishing_values(worker_id, notification_id, values)),
             prepare=True,
         )
-        connection.execute(b"COMMIT")
+        cursor.execute(b"COMMIT")
 
 
 RECORD_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0)
