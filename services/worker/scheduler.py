@@ -2,7 +2,9 @@
 
 Every job is a pair: a finder (across practices, through shared.db.due.find_due: ordered,
 batched, SKIP LOCKED) and an act, a conditional claim in the item's own practice and its own
-transaction, so several scheduler replicas can tick at once without doing anything twice.
+transaction, so several scheduler replicas can tick at once without doing anything twice. A
+job runs only in this scheduler's turn at it (shared.db.due.job_turn), so a second replica
+skips a job the first is running instead of finding and trying the same batch again.
 
 Each item stands alone: one that raises is logged, held back with a growing delay and marked
 failed after shared.work.failures.MAX_TRIES (shared.work.failures), and the tick goes on with
@@ -31,6 +33,7 @@ from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
 from shared.db import Database
+from shared.db.due import job_turn
 from shared.health.pulse import Pulse
 from shared.logging import following
 from shared.notifications import delivery, digests
@@ -68,6 +71,7 @@ class TickReport:
     answers_evaluated_late: int = 0
     invitations_scheduled_late: int = 0
     published: int = 0
+    jobs_passed: int = 0  # jobs skipped this tick because another scheduler was running them
     items_failed: int = 0  # acts that raised this tick (held back, or marked failed)
     finds_failed: int = 0  # jobs skipped this tick because their finder raised
     failures: list[str] = field(default_factory=list)  # "job:item id" of each
@@ -128,13 +132,29 @@ def jobs(alive_since: datetime) -> list[Job]:
 
 def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) -> None:
     try:
+        with job_turn(db, job.name) as ours:
+            if ours:
+                _find_and_act(db, now, job, report, batch)
+            else:
+                report.jobs_passed += 1
+                metrics.count_items(job.name, "passed")
+    except Exception:
+        _find_failed(job, report)
+
+
+def _find_failed(job: Job, report: TickReport) -> None:
+    report.finds_failed += 1
+    metrics.count_items(job.name, "find_failed")
+    log.warning("scheduler.find_failed", job=job.name, exc_info=True)
+
+
+def _find_and_act(db: Database, now: datetime, job: Job, report: TickReport, batch: int) -> None:
+    try:
         # Only the finding crosses practices; each act runs as its own practice.
         with db.across_practices() as session:
             due = job.find(session, now=now, limit=batch)
     except Exception:
-        report.finds_failed += 1
-        metrics.count_items(job.name, "find_failed")
-        log.warning("scheduler.find_failed", job=job.name, exc_info=True)
+        _find_failed(job, report)
         return
     done = failed = 0
     for practice_id, item_id in due:
