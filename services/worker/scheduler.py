@@ -8,8 +8,9 @@ skips a job the first is running instead of finding and trying the same batch ag
 
 Each item stands alone: one that raises is logged, held back with a growing delay and marked
 failed after shared.work.failures.MAX_TRIES (shared.work.failures), and the tick goes on with
-every other item, job and practice. A job whose finder fails (the database is away) is
-skipped this tick, and the next tick tries again.
+every other item, job and practice. A held-back item whose next try goes through has its
+failure cleared in that try's transaction (shared.work.failures.recover). A job whose finder
+fails (the database is away) is skipped this tick, and the next tick tries again.
 
 Each item is handled with its practice id bound, and the request id of the work that created
 it when its job knows one (`Job.origin`: a nudge's), so the act's log lines and the events it
@@ -40,7 +41,7 @@ from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.retention import DEFAULT_RETENTION, purge_expired
 from shared.survey import invitations
-from shared.work.failures import record_failure
+from shared.work.failures import held_back, record_failure, recover
 from shared.work.heartbeats import forget_dead, stale_after
 
 log = structlog.get_logger("attune.scheduler")
@@ -153,6 +154,7 @@ def _find_and_act(db: Database, now: datetime, job: Job, report: TickReport, bat
         # Only the finding crosses practices; each act runs as its own practice.
         with db.across_practices() as session:
             due = job.find(session, now=now, limit=batch)
+            retrying = held_back(session, job.name, [item_id for _, item_id in due])
     except Exception:
         _find_failed(job, report)
         return
@@ -160,7 +162,7 @@ def _find_and_act(db: Database, now: datetime, job: Job, report: TickReport, bat
     for practice_id, item_id in due:
         with structlog.contextvars.bound_contextvars(practice_id=str(practice_id)):
             try:
-                done += _act(db, now, job, practice_id, item_id)
+                done += _act(db, now, job, practice_id, item_id, retrying.get(item_id))
             except Exception as error:
                 failed += 1
                 report.failures.append(f"{job.name}:{item_id}")
@@ -172,7 +174,16 @@ def _find_and_act(db: Database, now: datetime, job: Job, report: TickReport, bat
     metrics.count_items(job.name, "failed", failed)
 
 
-def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID) -> bool:
+def _act(
+    db: Database,
+    now: datetime,
+    job: Job,
+    practice_id: UUID,
+    item_id: UUID,
+    failure_id: UUID | None,
+) -> bool:
+    """`failure_id`: the item's work_failure row when this is a try after a failure; the
+    try going through clears it, in the same transaction."""
     with (
         db.transaction(practice_id) as session,
         following(job.origin(session, item_id) if job.origin else None),
@@ -180,6 +191,8 @@ def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID
         acted = bool(job.act(session, item_id, now=now))
         if acted:
             log.info("scheduler.acted", job=job.name, item_id=str(item_id))
+        if failure_id is not None:
+            recover(session, failure_id, now=now)
     return acted
 
 
