@@ -8,22 +8,21 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.bootstrap import Stack
 from shared.appointments.service import SCHEDULE_INVITATION
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.logging import configure_logging
-from shared.models import OutboxEvent, PracticeSettingsVersion
+from shared.models import OutboxEvent
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.conftest import START
-from tests.support.inspection import everything
+from tests.support.answers import answer_a_survey
+from tests.support.failing import UNPARSABLE_RULES, dead_letter_after_one_retry, store_settings_body
 from tests.support.loop import addressed_to, links, settle, tick_and_settle
 from tests.support.practice import create_practice
 
@@ -187,32 +186,20 @@ def test_a_failing_message_logs_its_retries_and_dead_letter_under_the_request_id
     sink: MailSink,
     clock: ManualClock,
 ) -> None:
-    stack.broker.get_actor(EVALUATE_RESPONSE).options.update(
-        max_retries=1, min_backoff=10, max_backoff=20
-    )
-    stack.broker.fail_fast_default = False  # type: ignore[attr-defined]
+    dead_letter_after_one_retry(stack)
     practice = create_practice(http)
-    practice.book("visit-1", START - timedelta(hours=1))
-    practice.complete("visit-1")
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
-    [survey] = addressed_to(sink, "robin.client@harbour.example.com")
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    answers = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
     request_id = "doomed-answer-0001"
-    answered = http.post(
-        url.removeprefix("http://attune.test"),
-        data=answers,
+    answer_a_survey(
+        practice,
+        stack,
+        sink,
+        clock,
+        visit="visit-1",
+        evaluate=False,
         headers={"X-Request-Id": request_id},
     )
-    assert answered.status_code == 200
     # Stored settings that no longer parse: every try of the evaluation raises.
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice.practice_id))
-            .values(body={"rules": "not rules"})
-        )
+    store_settings_body(stack, practice.practice_id, UNPARSABLE_RULES)
     settle(stack)
 
     followed = [line for line in _lines(captured_logs) if line.get("request_id") == request_id]

@@ -8,7 +8,6 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import httpx
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.bootstrap import Stack
@@ -27,7 +26,6 @@ from shared.models import (
     NudgeDigest,
     NudgePreference,
     NudgeStatus,
-    PracticeSettingsVersion,
     Role,
     WorkFailure,
 )
@@ -40,6 +38,7 @@ from shared.work.failures import (
     retry_after,
 )
 from tests.conftest import START
+from tests.support.failing import store_settings_body, stored_settings_body
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, settle
 from tests.support.practice import create_practice
@@ -48,12 +47,7 @@ from tests.support.practice import create_practice
 def _poison_settings(stack: Stack, practice_id: str) -> None:
     """A stored settings document that no longer parses: every act that reads the practice's
     settings raises, as the zone-aware quiet hours of issue 11 did."""
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice_id))
-            .values(body={"timing": "not a timing"})
-        )
+    store_settings_body(stack, practice_id, {"timing": "not a timing"})
 
 
 def _invitation_of(stack: Stack, practice_id: str) -> Invitation:
@@ -134,8 +128,7 @@ def test_a_held_back_item_that_then_goes_out_stops_counting_as_retrying(
     practice.book("v-1", START - timedelta(hours=1))
     practice.complete("v-1")
     settle(stack)
-    with everything(stack) as session:
-        good = session.exec(select(PracticeSettingsVersion.body)).one()
+    good = stored_settings_body(stack, practice.practice_id)
     _poison_settings(stack, practice.practice_id)
     stuck = _invitation_of(stack, practice.practice_id)
     clock.advance(timedelta(hours=2))
@@ -145,12 +138,7 @@ def test_a_held_back_item_that_then_goes_out_stops_counting_as_retrying(
 
     # The cause goes away; the next try goes through, and its failure is cleared with it:
     # before, the row kept its retry time and was counted as retrying for good.
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice.practice_id))
-            .values(body=good)
-        )
+    store_settings_body(stack, practice.practice_id, good)
     clock.advance(retry_after(1) or timedelta(0))
     assert tick(stack.db, clock, stack.publisher).invitations_sent == 1
     with stack.db.across_practices() as session:
