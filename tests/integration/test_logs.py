@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from sqlmodel import select
 
 from services.bootstrap import Stack
+from services.worker.relay import RelayThread
 from shared.appointments.service import SCHEDULE_INVITATION
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
@@ -207,3 +209,41 @@ def test_a_failing_message_logs_its_retries_and_dead_letter_under_the_request_id
     dead = [line for line in followed if line["event"] == "message.dead_lettered"]
     assert len(retried) == 1, "the broker's own retry line carries the id"
     assert len(dead) == 1 and dead[0]["actor"] == EVALUATE_RESPONSE
+
+
+class _BrokerAway:
+    """A broker that refuses every message, and quotes the message in its error: the worst a
+    broker's or a driver's error text could carry."""
+
+    def publish(self, actor: str, args: Sequence[object]) -> None:
+        raise ConnectionError(f"Connection refused while sending {actor}{tuple(args)!r}")
+
+
+def test_a_failing_relay_logs_its_traceback_and_nothing_of_a_person(
+    captured_logs: io.StringIO,
+    stack: Stack,
+    http: httpx.Client,
+    sink: MailSink,
+    clock: ManualClock,
+) -> None:
+    """relay.failed keeps the traceback (what an operator needs) because nothing in it can
+    name anyone: the relay reads and publishes outbox rows, which hold actor names and ids
+    only (shared.outbox.emit), so neither the database's error text (its statement, parameters
+    or DETAIL row) nor the broker's has an address, a name or a comment to carry."""
+    practice = create_practice(http)
+    comment = "my sister's divorce came up again"
+    answer_a_survey(practice, stack, sink, clock, visit="visit-1", comment=comment, evaluate=False)
+    relay_thread = RelayThread(stack.db, _BrokerAway(), clock, interval=0.05)
+    relay_thread.start()
+    try:
+        for _ in range(200):
+            if any(line["event"] == "relay.failed" for line in _lines(captured_logs)):
+                break
+            time.sleep(0.05)
+    finally:
+        relay_thread.stop()
+    [failed, *_] = [line for line in _lines(captured_logs) if line["event"] == "relay.failed"]
+    assert "ConnectionError" in str(failed["exception"])
+    text = captured_logs.getvalue()
+    for private in (practice.client["email"], practice.clinician["email"], comment):
+        assert private not in text
