@@ -2,7 +2,8 @@
 
 No Docker engine is needed: the file is read as YAML and checked against the CLI parser, the
 Settings model and the Dockerfile, so a renamed subcommand or setting breaks here rather than
-in a container that exits at start-up.
+in a container that exits at start-up. The Dockerfile's installs are checked against the runtime
+lock: hashes required, the project without dependencies, nothing the project needs left out.
 """
 
 from __future__ import annotations
@@ -122,6 +123,67 @@ def test_dockerfile_exists_and_runs_the_attune_entry_point(app_services):
 
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
     assert users and users[-1] not in {"root", "0"}, "the image must not run as root"
+
+
+def _dockerfile_commands(text: str) -> list[str]:
+    """The Dockerfile's RUN commands, continuation lines joined, split at `&&`."""
+    joined = re.sub(r"\\\n", " ", text)
+    runs = re.findall(r"^RUN\s+(.+)$", joined, flags=re.MULTILINE)
+    return [part.strip() for run in runs for part in run.split("&&")]
+
+
+def _requirement_name(requirement: str) -> str:
+    """PEP 503's normal form of a requirement's name, without extras or versions."""
+    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
+
+
+def test_the_image_installs_the_hashed_lock_and_then_the_project_alone():
+    """Every installed file is checked against the lock's hash, and the project adds nothing
+    of its own choosing: a resolve at build time could bring in versions never tested."""
+    text = (ROOT / OUR_DOCKERFILE).read_text()
+    installs = [c.split() for c in _dockerfile_commands(text) if re.search(r"\bpip\b", c)]
+    assert all(words[:2] == ["pip", "install"] for words in installs), installs
+    assert len(installs) == 2, f"two installs, the lock's and the project's: {installs}"
+    lock, project = installs
+    assert "--require-hashes" in lock, "the lock is installed without checking hashes"
+    lock_path = lock[lock.index("-r") + 1]
+    assert lock_path == "requirements/runtime.txt"
+    assert re.search(rf"^COPY\s+{re.escape(lock_path)}\s", text, flags=re.MULTILINE)
+    assert "--no-deps" in project and project[-1] == ".", project
+    # Every other argument of the project's install is an option: no second requirement.
+    assert all(word.startswith("-") for word in project[2:-1]), project
+
+
+def test_the_runtime_lock_pins_and_hashes_every_dependency_the_project_declares():
+    joined = re.sub(r"\\\n", " ", (ROOT / "requirements/runtime.txt").read_text())
+    entries = [line for line in joined.splitlines() if line.strip() and line[0].isalnum()]
+    locked = {}
+    for entry in entries:
+        requirement, *options = entry.split()
+        assert re.fullmatch(r"[A-Za-z0-9._-]+(\[[^]]*\])?==[^=;\s]+", requirement), entry
+        assert any(o.startswith("--hash=sha256:") for o in options), f"no hash: {requirement}"
+        locked[_requirement_name(requirement)] = requirement
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    # The project goes in with --no-deps: what the lock leaves out is missing in the image.
+    missing = {_requirement_name(d) for d in declared} - set(locked)
+    assert not missing, f"declared in pyproject.toml but not in the runtime lock: {missing}"
+
+
+def test_the_data_services_are_probed_for_what_the_app_needs(services):
+    """The database the app connects to answers (not only the server), and Redis answers."""
+    postgres, redis = services["postgres"], services["redis"]
+    pg_env = {k: _with_defaults(v) for k, v in _environment(postgres).items()}
+    probe = " ".join(postgres["healthcheck"]["test"])
+    assert "pg_isready" in probe
+    assert re.search(rf"-d\s+{pg_env['POSTGRES_DB']}\b", probe), probe
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_every_role_runs_the_same_image(app_services):
+    images = {name: svc.get("image") for name, svc in app_services.items()}
+    assert len(set(images.values())) == 1 and None not in images.values(), images
 
 
 def test_parser_rejects_an_unknown_command(parser):

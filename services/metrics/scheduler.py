@@ -3,7 +3,8 @@
 A job's kind is its name (services.worker.scheduler.jobs: send_nudge, evaluate_late_response,
 ...). Outcomes: found (due items its finder returned), done (acts that did something),
 failed (acts that raised: held back, or marked failed), find_failed (ticks the finder raised
-and the job was skipped).
+and the job was skipped), passed (ticks the job was skipped because another scheduler was
+running it: shared.db.due.job_turn).
 
 Every process imports the scheduler (services.bootstrap wires all of them), and a metric
 without labels is exported from its creation, so the API and the worker would report a tick
@@ -36,7 +37,7 @@ _registered = threading.Event()
 _registering = threading.Lock()
 ITEMS = Counter(
     "attune_scheduler_items",
-    "Due items by job kind and outcome (found, done, failed, find_failed)",
+    "Due items by job kind and outcome (found, done, failed, find_failed, passed)",
     ["kind", "outcome"],
 )
 

@@ -55,6 +55,7 @@ class RelayThread:
                 relay(self._db, self._publisher, self._clock)
             except Exception:
                 # The broker or database is away; the rows stay unpublished until it is back.
+                # The traceback names no one: outbox rows hold actor names and ids only.
                 log.warning("relay.failed", exc_info=True)
 
 
@@ -156,7 +157,8 @@ class RelayListener:
             relay(self._db, self._publisher, self._clock)
         except Exception:
             # The broker or the relay's own pool is away; the rows stay unpublished until a
-            # later pass (a notification or the sweep) finds it back.
+            # later pass (a notification or the sweep) finds it back. The traceback names no
+            # one: outbox rows hold actor names and ids only (shared.outbox.emit).
             log.warning("relay.failed", exc_info=True)
         self.pulse.beat()
 

@@ -2,12 +2,15 @@
 
 Every job is a pair: a finder (across practices, through shared.db.due.find_due: ordered,
 batched, SKIP LOCKED) and an act, a conditional claim in the item's own practice and its own
-transaction, so several scheduler replicas can tick at once without doing anything twice.
+transaction, so several scheduler replicas can tick at once without doing anything twice. A
+job runs only in this scheduler's turn at it (shared.db.due.job_turn), so a second replica
+skips a job the first is running instead of finding and trying the same batch again.
 
 Each item stands alone: one that raises is logged, held back with a growing delay and marked
 failed after shared.work.failures.MAX_TRIES (shared.work.failures), and the tick goes on with
-every other item, job and practice. A job whose finder fails (the database is away) is
-skipped this tick, and the next tick tries again.
+every other item, job and practice. A held-back item whose next try goes through has its
+failure cleared in that try's transaction (shared.work.failures.recover). A job whose finder
+fails (the database is away) is skipped this tick, and the next tick tries again.
 
 Each item is handled with its practice id bound, and the request id of the work that created
 it when its job knows one (`Job.origin`: a nudge's), so the act's log lines and the events it
@@ -31,13 +34,14 @@ from shared.alerts import nudges
 from shared.alerts import service as alerts
 from shared.clock import Clock, SystemClock
 from shared.db import Database
+from shared.db.due import job_turn
 from shared.health.pulse import Pulse
 from shared.logging import following
 from shared.notifications import delivery, digests
 from shared.outbox import Publisher, relay
 from shared.retention import DEFAULT_RETENTION, purge_expired
 from shared.survey import invitations
-from shared.work.failures import record_failure
+from shared.work.failures import held_back, record_failure, recover
 from shared.work.heartbeats import forget_dead, stale_after
 
 log = structlog.get_logger("attune.scheduler")
@@ -68,6 +72,7 @@ class TickReport:
     answers_evaluated_late: int = 0
     invitations_scheduled_late: int = 0
     published: int = 0
+    jobs_passed: int = 0  # jobs skipped this tick because another scheduler was running them
     items_failed: int = 0  # acts that raised this tick (held back, or marked failed)
     finds_failed: int = 0  # jobs skipped this tick because their finder raised
     failures: list[str] = field(default_factory=list)  # "job:item id" of each
@@ -128,19 +133,36 @@ def jobs(alive_since: datetime) -> list[Job]:
 
 def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) -> None:
     try:
+        with job_turn(db, job.name) as ours:
+            if ours:
+                _find_and_act(db, now, job, report, batch)
+            else:
+                report.jobs_passed += 1
+                metrics.count_items(job.name, "passed")
+    except Exception:
+        _find_failed(job, report)
+
+
+def _find_failed(job: Job, report: TickReport) -> None:
+    report.finds_failed += 1
+    metrics.count_items(job.name, "find_failed")
+    log.warning("scheduler.find_failed", job=job.name, exc_info=True)
+
+
+def _find_and_act(db: Database, now: datetime, job: Job, report: TickReport, batch: int) -> None:
+    try:
         # Only the finding crosses practices; each act runs as its own practice.
         with db.across_practices() as session:
             due = job.find(session, now=now, limit=batch)
+            retrying = held_back(session, job.name, [item_id for _, item_id in due])
     except Exception:
-        report.finds_failed += 1
-        metrics.count_items(job.name, "find_failed")
-        log.warning("scheduler.find_failed", job=job.name, exc_info=True)
+        _find_failed(job, report)
         return
     done = failed = 0
     for practice_id, item_id in due:
         with structlog.contextvars.bound_contextvars(practice_id=str(practice_id)):
             try:
-                done += _act(db, now, job, practice_id, item_id)
+                done += _act(db, now, job, practice_id, item_id, retrying.get(item_id))
             except Exception as error:
                 failed += 1
                 report.failures.append(f"{job.name}:{item_id}")
@@ -152,7 +174,16 @@ def _run(db: Database, now: datetime, job: Job, report: TickReport, batch: int) 
     metrics.count_items(job.name, "failed", failed)
 
 
-def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID) -> bool:
+def _act(
+    db: Database,
+    now: datetime,
+    job: Job,
+    practice_id: UUID,
+    item_id: UUID,
+    failure_id: UUID | None,
+) -> bool:
+    """`failure_id`: the item's work_failure row when this is a try after a failure; the
+    try going through clears it, in the same transaction."""
     with (
         db.transaction(practice_id) as session,
         following(job.origin(session, item_id) if job.origin else None),
@@ -160,6 +191,8 @@ def _act(db: Database, now: datetime, job: Job, practice_id: UUID, item_id: UUID
         acted = bool(job.act(session, item_id, now=now))
         if acted:
             log.info("scheduler.acted", job=job.name, item_id=str(item_id))
+        if failure_id is not None:
+            recover(session, failure_id, now=now)
     return acted
 
 

@@ -28,7 +28,9 @@ from shared.outbox import relay
 from shared.settings import Settings
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.conftest import START, make_stack
-from tests.support.caseload import LOW_ANSWERS, held_and_upcoming, survey_path
+from tests.support.answers import LOW
+from tests.support.caseload import held_and_upcoming
+from tests.support.links import survey_path
 from tests.support.loop import addressed_to, tick_and_settle
 from tests.support.practice import create_practice
 from tests.support.processes import poll
@@ -111,7 +113,7 @@ def test_answers_whose_messages_died_in_an_outage_are_evaluated_by_the_sweep(
             tick_and_settle(stack)
             for client in clients:
                 [survey] = addressed_to(sink, client.email)
-                answered = http.post(survey_path(survey), data=LOW_ANSWERS)
+                answered = http.post(survey_path(survey), data=LOW)
                 assert answered.status_code == 200, answered.text
 
         holding = Holding()

@@ -24,8 +24,10 @@ from shared.models import Alert, Nudge, Response
 from shared.outbox import unpublished_count
 from shared.settings import Settings
 from tests.conftest import START, make_stack
-from tests.support.caseload import LOW_ANSWERS, held_and_upcoming, survey_path
+from tests.support.answers import LOW
+from tests.support.caseload import held_and_upcoming
 from tests.support.inspection import everything
+from tests.support.links import survey_path
 from tests.support.loop import addressed_to, tick_and_settle
 from tests.support.practice import create_practice
 from tests.support.redis_server import PrivateRedis
@@ -70,7 +72,7 @@ def test_answers_during_a_redis_outage_lose_nothing(
 
             redis_server.stop()
             for path in paths:
-                answered = http.post(path, data=LOW_ANSWERS)
+                answered = http.post(path, data=LOW)
                 assert answered.status_code == 200, answered.text
             assert _count(stack, Response) == CLIENTS
             # The relay cannot publish: the events stay in the outbox, none marked sent.

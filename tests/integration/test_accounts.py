@@ -19,15 +19,10 @@ from shared.models import AccountLink, ApiKey
 from shared.security import hash_token
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 from tests.support.signing_in import log_in
 
 OWNER_PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 @pytest.fixture

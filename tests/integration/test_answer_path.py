@@ -18,22 +18,11 @@ from shared.email.sink import MailSink
 from shared.models import AccessToken, Invitation, InvitationStatus, OutboxEvent, Response
 from shared.security import hash_token
 from shared.survey.responses import EVALUATE_RESPONSE
-from tests.integration.test_client_emails import (
-    ANSWERS,
-    CLIENT_EMAIL,
-    complete_and_send,
-    count,
-    survey_path,
-    unsubscribe_path,
-)
-from tests.support.inspection import everything
+from tests.support.answers import ANSWERS, complete_and_send
+from tests.support.inspection import count, everything
+from tests.support.links import survey_path, unsubscribe_path
 from tests.support.loop import addressed_to, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
+from tests.support.practice import CLIENT_EMAIL, PracticeFixture
 
 
 def _evaluations(stack: Stack) -> int:

@@ -91,11 +91,6 @@ def error_fields(body: dict[str, Any]) -> set[str]:
     )
 
 
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
-
-
 def sent_survey(
     stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock, practice: PracticeFixture
 ) -> str:

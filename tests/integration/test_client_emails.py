@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import (
     AccessToken,
-    Client,
     Invitation,
     InvitationStatus,
     Notification,
@@ -27,21 +25,11 @@ from shared.models import (
     Response,
 )
 from tests.conftest import START
-from tests.support.inspection import everything
-from tests.support.loop import addressed_to, body, links, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
-
-BASE = "http://attune.test"
-CLIENT_EMAIL = "robin.client@harbour.example.com"
-ANSWERS = {"honest": "4", "disagree": "4", "respected": "5", "input": "4", "pace": "4"}
-
-
-def count(stack: Stack, model: type, *where: Any) -> int:
-    with everything(stack) as session:
-        query = select(func.count()).select_from(model)
-        for condition in where:
-            query = query.where(condition)
-        return session.exec(query).one()
+from tests.support.answers import ANSWERS, complete_and_send
+from tests.support.inspection import client_row, count, everything
+from tests.support.links import every_url, path_of, survey_path, unsubscribe_path
+from tests.support.loop import Nowhere, addressed_to, body, tick_and_settle
+from tests.support.practice import CLIENT_EMAIL, PracticeFixture, create_practice
 
 
 def invitations(stack: Stack) -> list[Invitation]:
@@ -51,53 +39,12 @@ def invitations(stack: Stack) -> list[Invitation]:
         return [Invitation.model_validate(row) for row in found]
 
 
-def client_row(stack: Stack) -> Client:
-    with everything(stack) as session:
-        return Client.model_validate(session.exec(select(Client)).one())
-
-
-def every_url(message: EmailMessage) -> list[str]:
-    """Each URL a scanner could find: HTML links, plain-text links, List-Unsubscribe."""
-    found = set(links(message))
-    found |= set(re.findall(r"https?://\S+", body(message, "plain")))
-    found |= set(re.findall(r"<(https?://[^>]+)>", str(message["List-Unsubscribe"])))
-    return sorted(url.replace("&amp;", "&") for url in found)
-
-
-def path_of(url: str) -> str:
-    assert url.startswith(BASE), url
-    return url.removeprefix(BASE)
-
-
-def survey_path(message: EmailMessage) -> str:
-    return path_of(next(u for u in links(message) if "/s/" in u and "?" not in u))
-
-
-def unsubscribe_path(message: EmailMessage) -> str:
-    header = str(message["List-Unsubscribe"])
-    return path_of(header.strip("<>"))
-
-
 def set_timing(practice: PracticeFixture, **timing: Any) -> None:
     http = practice.http
     current = http.get("/api/v1/settings", headers=practice.as_owner()).json()["settings"]
     current["timing"].update(timing)
     saved = http.put("/api/v1/settings", json=current, headers=practice.as_owner())
     assert saved.status_code == 200, saved.text
-
-
-def complete_and_send(
-    stack: Stack, clock: ManualClock, practice: PracticeFixture, visit: str
-) -> None:
-    practice.book(visit, clock.now() - timedelta(hours=1))
-    practice.complete(visit)
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def test_following_every_link_with_get_changes_nothing(
@@ -218,7 +165,7 @@ def test_a_queued_invitation_is_called_off_when_the_client_opts_out_before_it_go
     # The scheduler queues the second email but no worker has sent it yet.
     from services.worker.scheduler import tick
 
-    tick(stack.db, stack.clock, _Nowhere())
+    tick(stack.db, stack.clock, Nowhere())
     assert count(stack, Notification, Notification.status == NotificationStatus.PENDING) == 1
 
     assert http.post(unsubscribe_path(first)).status_code == 200
@@ -227,13 +174,6 @@ def test_a_queued_invitation_is_called_off_when_the_client_opts_out_before_it_go
     tick_and_settle(stack)
     assert len(addressed_to(sink, CLIENT_EMAIL)) == 1
     assert count(stack, Notification, Notification.status == NotificationStatus.CANCELLED) == 1
-
-
-class _Nowhere:
-    """A broker that loses every message: the sweeper must bring the work back."""
-
-    def publish(self, actor: str, args: object) -> None:
-        return None
 
 
 def test_the_one_reminder_goes_once_gently_and_never_after_an_answer(

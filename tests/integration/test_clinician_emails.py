@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 from sqlmodel import select
 
 from services.bootstrap import Stack
@@ -21,7 +20,7 @@ from shared.email.sink import MailSink
 from shared.models import Invitation, Notification, NotificationKind, Nudge, NudgeStatus
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, body, links, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 from tests.support.signing_in import token_of
 
 BASE = "http://attune.test"
@@ -142,11 +141,6 @@ def alert_ids(caseload: Caseload) -> dict[str, str]:
     caseload.log_in()
     found = caseload.http.get("/api/v1/alerts", headers=caseload.as_clinician()).json()
     return {alert["client_id"]: alert["id"] for alert in found}
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def test_a_nudge_names_the_reference_local_time_moves_and_alert_and_nothing_clinical(

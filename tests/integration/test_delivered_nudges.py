@@ -18,18 +18,11 @@ from shared.models import Alert, Nudge, NudgeStatus
 from tests.conftest import START
 from tests.integration.test_appointments import CLIENT_EMAIL, make_dip
 from tests.support.inspection import everything
-from tests.support.loop import addressed_to, links, tick_and_settle
+from tests.support.loop import Nowhere, addressed_to, links, tick_and_settle
 from tests.support.practice import PracticeFixture
 
 NUDGE_DUE = START + timedelta(days=6, seconds=1)
 STEADY = {"honest": "4", "disagree": "4", "respected": "5", "input": "4", "pace": "4"}
-
-
-class _Nowhere:
-    """A broker that loses every message: the nudge's email stays queued."""
-
-    def publish(self, actor: str, args: object) -> None:
-        return None
 
 
 def _figures(practice: PracticeFixture) -> dict[str, Any]:
@@ -54,7 +47,7 @@ def _queue_the_nudge_but_lose_its_message(
     stack: Stack, clock: ManualClock, practice: PracticeFixture
 ) -> None:
     clock.set(NUDGE_DUE)
-    assert tick(stack.db, clock, _Nowhere()).nudges_sent == 1
+    assert tick(stack.db, clock, Nowhere()).nudges_sent == 1
     practice.log_in_again()  # six days on: the sign-in of the setup has expired
     with everything(stack) as session:
         assert session.exec(select(Nudge.status)).one() is NudgeStatus.SENT

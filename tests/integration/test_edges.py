@@ -23,7 +23,7 @@ from shared.logging import configure_logging
 from tests.conftest import START
 from tests.integration.test_bad_input import problem, unchanged
 from tests.support.loop import addressed_to, links, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 
 SECURITY_HEADERS = (
     "x-content-type-options",
@@ -34,11 +34,6 @@ SECURITY_HEADERS = (
     "permissions-policy",
     "x-request-id",
 )
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 @pytest.fixture

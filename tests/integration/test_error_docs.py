@@ -13,7 +13,7 @@ import pytest
 from services.bootstrap import Stack
 from shared.email.sink import MailSink
 from tests.integration.test_accounts import _only_link
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -21,11 +21,6 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 @pytest.fixture
 def document(http: httpx.Client) -> dict[str, Any]:
     return http.get("/schema/openapi.json").json()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def answers(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:

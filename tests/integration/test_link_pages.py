@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from services.api.app import TEMPLATES
 from services.bootstrap import Stack
@@ -19,22 +18,11 @@ from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.models import AccessToken, OptOutChange, Response
 from tests.integration.test_bad_input import unchanged
-from tests.integration.test_client_emails import (
-    ANSWERS,
-    CLIENT_EMAIL,
-    client_row,
-    complete_and_send,
-    count,
-    survey_path,
-    unsubscribe_path,
-)
+from tests.support.answers import ANSWERS, complete_and_send
+from tests.support.inspection import client_row, count
+from tests.support.links import survey_path, unsubscribe_path
 from tests.support.loop import addressed_to, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
+from tests.support.practice import CLIENT_EMAIL, PracticeFixture
 
 
 def head_like_get(stack: Stack, http: httpx.Client, path: str) -> httpx.Response:

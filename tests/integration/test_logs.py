@@ -6,24 +6,25 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.bootstrap import Stack
+from services.worker.relay import RelayThread
 from shared.appointments.service import SCHEDULE_INVITATION
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
 from shared.logging import configure_logging
-from shared.models import OutboxEvent, PracticeSettingsVersion
+from shared.models import OutboxEvent
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.conftest import START
-from tests.support.inspection import everything
+from tests.support.answers import answer_a_survey
+from tests.support.failing import UNPARSABLE_RULES, dead_letter_after_one_retry, store_settings_body
 from tests.support.loop import addressed_to, links, settle, tick_and_settle
 from tests.support.practice import create_practice
 
@@ -187,32 +188,20 @@ def test_a_failing_message_logs_its_retries_and_dead_letter_under_the_request_id
     sink: MailSink,
     clock: ManualClock,
 ) -> None:
-    stack.broker.get_actor(EVALUATE_RESPONSE).options.update(
-        max_retries=1, min_backoff=10, max_backoff=20
-    )
-    stack.broker.fail_fast_default = False  # type: ignore[attr-defined]
+    dead_letter_after_one_retry(stack)
     practice = create_practice(http)
-    practice.book("visit-1", START - timedelta(hours=1))
-    practice.complete("visit-1")
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
-    [survey] = addressed_to(sink, "robin.client@harbour.example.com")
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    answers = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
     request_id = "doomed-answer-0001"
-    answered = http.post(
-        url.removeprefix("http://attune.test"),
-        data=answers,
+    answer_a_survey(
+        practice,
+        stack,
+        sink,
+        clock,
+        visit="visit-1",
+        evaluate=False,
         headers={"X-Request-Id": request_id},
     )
-    assert answered.status_code == 200
     # Stored settings that no longer parse: every try of the evaluation raises.
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice.practice_id))
-            .values(body={"rules": "not rules"})
-        )
+    store_settings_body(stack, practice.practice_id, UNPARSABLE_RULES)
     settle(stack)
 
     followed = [line for line in _lines(captured_logs) if line.get("request_id") == request_id]
@@ -220,3 +209,41 @@ def test_a_failing_message_logs_its_retries_and_dead_letter_under_the_request_id
     dead = [line for line in followed if line["event"] == "message.dead_lettered"]
     assert len(retried) == 1, "the broker's own retry line carries the id"
     assert len(dead) == 1 and dead[0]["actor"] == EVALUATE_RESPONSE
+
+
+class _BrokerAway:
+    """A broker that refuses every message, and quotes the message in its error: the worst a
+    broker's or a driver's error text could carry."""
+
+    def publish(self, actor: str, args: Sequence[object]) -> None:
+        raise ConnectionError(f"Connection refused while sending {actor}{tuple(args)!r}")
+
+
+def test_a_failing_relay_logs_its_traceback_and_nothing_of_a_person(
+    captured_logs: io.StringIO,
+    stack: Stack,
+    http: httpx.Client,
+    sink: MailSink,
+    clock: ManualClock,
+) -> None:
+    """relay.failed keeps the traceback (what an operator needs) because nothing in it can
+    name anyone: the relay reads and publishes outbox rows, which hold actor names and ids
+    only (shared.outbox.emit), so neither the database's error text (its statement, parameters
+    or DETAIL row) nor the broker's has an address, a name or a comment to carry."""
+    practice = create_practice(http)
+    comment = "my sister's divorce came up again"
+    answer_a_survey(practice, stack, sink, clock, visit="visit-1", comment=comment, evaluate=False)
+    relay_thread = RelayThread(stack.db, _BrokerAway(), clock, interval=0.05)
+    relay_thread.start()
+    try:
+        for _ in range(200):
+            if any(line["event"] == "relay.failed" for line in _lines(captured_logs)):
+                break
+            time.sleep(0.05)
+    finally:
+        relay_thread.stop()
+    [failed, *_] = [line for line in _lines(captured_logs) if line["event"] == "relay.failed"]
+    assert "ConnectionError" in str(failed["exception"])
+    text = captured_logs.getvalue()
+    for private in (practice.client["email"], practice.clinician["email"], comment):
+        assert private not in text

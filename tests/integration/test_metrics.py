@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from uuid import UUID
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.bootstrap import Stack
 from services.metrics.safety import SAFETY
@@ -22,17 +20,19 @@ from shared.alerts.service import EVALUATION_SWEEP_AFTER
 from shared.appointments.service import SCHEDULE_INVITATION
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
-from shared.models import Nudge, PracticeSettingsVersion
+from shared.models import Nudge
 from shared.notifications.queue import DELIVER_NOTIFICATION, SWEEP_AFTER
 from shared.settings import Settings
 from shared.survey.responses import EVALUATE_RESPONSE
 from tests.conftest import START
+from tests.support.answers import LOW, answer_a_survey, complete_and_send
+from tests.support.failing import UNPARSABLE_RULES, dead_letter_after_one_retry, store_settings_body
 from tests.support.inspection import everything
-from tests.support.loop import addressed_to, links, settle, tick_and_settle
+from tests.support.links import survey_path
+from tests.support.loop import Nowhere, addressed_to, settle, tick_and_settle
 from tests.support.practice import create_practice
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
-LOW = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
 
 
 @pytest.fixture
@@ -142,10 +142,7 @@ def test_messages_are_counted_by_actor_and_outcome(
 ) -> None:
     before = registry()
     practice = create_practice(http)
-    practice.book("visit-1", clock.now() - timedelta(hours=1))
-    practice.complete("visit-1")
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
+    complete_and_send(stack, clock, practice, "visit-1")
     [survey] = addressed_to(sink, practice.client["email"])
     processed = registry()
 
@@ -164,17 +161,9 @@ def test_messages_are_counted_by_actor_and_outcome(
     )
 
     # Every try of the answer's evaluation raises: one retry, then the broker gives up.
-    evaluate = stack.broker.get_actor(EVALUATE_RESPONSE)
-    evaluate.options.update(max_retries=1, min_backoff=10, max_backoff=20)
-    stack.broker.fail_fast_default = False  # type: ignore[attr-defined]
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    assert http.post(url.removeprefix("http://attune.test"), data=LOW).status_code == 200
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice.practice_id))
-            .values(body={"rules": "not rules"})
-        )
+    dead_letter_after_one_retry(stack)
+    assert http.post(survey_path(survey), data=LOW).status_code == 200
+    store_settings_body(stack, practice.practice_id, UNPARSABLE_RULES)
     settle(stack)
     failing = registry()
     assert moved(failing, EVALUATE_RESPONSE, "failed") == 2
@@ -216,22 +205,11 @@ def test_a_due_item_that_raises_is_counted_as_failed(
     practice = create_practice(http)
     # The answer's message is lost, and the practice's settings stop parsing, so the sweep's
     # evaluation raises.
-    practice.book("visit-1", clock.now() - timedelta(hours=1))
-    practice.complete("visit-1")
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
-    [survey] = addressed_to(sink, practice.client["email"])
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    assert http.post(url.removeprefix("http://attune.test"), data=LOW).status_code == 200
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice.practice_id))
-            .values(body={"rules": "not rules"})
-        )
+    answer_a_survey(practice, stack, sink, clock, visit="visit-1", evaluate=False)
+    store_settings_body(stack, practice.practice_id, UNPARSABLE_RULES)
     clock.advance(EVALUATION_SWEEP_AFTER + timedelta(seconds=1))
     before = registry()
-    assert tick(stack.db, clock, _Nowhere()).items_failed == 1
+    assert tick(stack.db, clock, Nowhere()).items_failed == 1
     after = registry()
     labels = {"kind": "evaluate_late_response", "outcome": "failed"}
     assert (
@@ -239,13 +217,6 @@ def test_a_due_item_that_raises_is_counted_as_failed(
         - value(before, "attune_scheduler_items_total", **labels)
         == 1
     )
-
-
-class _Nowhere:
-    """A broker that loses every message."""
-
-    def publish(self, actor: str, args: object) -> None:
-        return None
 
 
 def test_safety_figures_follow_what_is_waiting(
@@ -268,7 +239,7 @@ def test_safety_figures_follow_what_is_waiting(
 
     # The survey's email is queued, and its message lost: it waits, past its send time.
     clock.advance(timedelta(minutes=51))
-    assert tick(stack.db, clock, _Nowhere()).invitations_sent == 1
+    assert tick(stack.db, clock, Nowhere()).invitations_sent == 1
     assert value(scrape(http), "attune_emails", state="pending") == 1
     # Its next attempt is the sweep's, SWEEP_AFTER on; with no tick since, it is overdue.
     clock.advance(SWEEP_AFTER)
@@ -283,9 +254,8 @@ def test_safety_figures_follow_what_is_waiting(
 
     # An answer whose evaluation message is lost waits, and its age grows with the clock.
     [survey] = addressed_to(sink, practice.client["email"])
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    assert http.post(url.removeprefix("http://attune.test"), data=LOW).status_code == 200
-    tick(stack.db, clock, _Nowhere())
+    assert http.post(survey_path(survey), data=LOW).status_code == 200
+    tick(stack.db, clock, Nowhere())
     clock.advance(timedelta(minutes=3))
     scraped = scrape(http)
     assert value(scraped, "attune_answers_unevaluated") == 1

@@ -22,7 +22,7 @@ from tests.conftest import START
 from tests.support.attack import snapshot
 from tests.support.loop import addressed_to, links, tick_and_settle
 from tests.support.pages import PageSession, field_error, page_session
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 
 OWNER_PASSWORD = "correct horse battery"
 CLINICIAN_PASSWORD = "another long secret"
@@ -45,11 +45,6 @@ def database(owner_database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot(engine, ignore=MAY_CHANGE)
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ OWNER_PAGES = (
 
 
 @pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
-
-
-@pytest.fixture
 def owner(http: httpx.Client, practice: PracticeFixture) -> Iterator[httpx.Client]:
     with signed_in(str(http.base_url), practice.owner["email"], OWNER_PASSWORD) as client:
         yield client

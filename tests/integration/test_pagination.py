@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.integration.test_bad_input import problem
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 
 LIST_ROUTES = [
     "/api/v1/clients",
@@ -18,11 +18,6 @@ LIST_ROUTES = [
     "/api/v1/api-keys",
     "/api/v1/clinicians",
 ]
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def add_clients(practice: PracticeFixture, count: int) -> None:

@@ -18,10 +18,11 @@ from shared.email.sink import MailSink
 from shared.models import AccessToken, AuthSession, OutboxEvent
 from shared.retention import DEFAULT_RETENTION, purge_expired
 from tests.conftest import START
-from tests.integration.test_client_emails import ANSWERS, CLIENT_EMAIL, survey_path
+from tests.support.answers import ANSWERS
 from tests.support.inspection import everything
+from tests.support.links import survey_path
 from tests.support.loop import addressed_to, tick_and_settle
-from tests.support.practice import create_practice
+from tests.support.practice import CLIENT_EMAIL, create_practice
 
 
 def rows(stack: Stack, model: type) -> list[object]:

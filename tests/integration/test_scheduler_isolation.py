@@ -8,7 +8,6 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import httpx
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.bootstrap import Stack
@@ -27,13 +26,19 @@ from shared.models import (
     NudgeDigest,
     NudgePreference,
     NudgeStatus,
-    PracticeSettingsVersion,
     Role,
     WorkFailure,
 )
 from shared.survey.invitations import due_invitations
-from shared.work.failures import MAX_TRIES, retry_after
+from shared.work.failures import (
+    MAX_TRIES,
+    failure_counts,
+    held_back,
+    record_failure,
+    retry_after,
+)
 from tests.conftest import START
+from tests.support.failing import store_settings_body, stored_settings_body
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, settle
 from tests.support.practice import create_practice
@@ -42,12 +47,7 @@ from tests.support.practice import create_practice
 def _poison_settings(stack: Stack, practice_id: str) -> None:
     """A stored settings document that no longer parses: every act that reads the practice's
     settings raises, as the zone-aware quiet hours of issue 11 did."""
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == UUID(practice_id))
-            .values(body={"timing": "not a timing"})
-        )
+    store_settings_body(stack, practice_id, {"timing": "not a timing"})
 
 
 def _invitation_of(stack: Stack, practice_id: str) -> Invitation:
@@ -119,6 +119,50 @@ def test_a_poisoned_invitation_is_held_back_and_every_other_one_goes_out(
     with stack.db.across_practices() as session:
         assert due_invitations(session, now=clock.now(), limit=10) == []
     assert _invitation_of(stack, poisoned.practice_id).status is InvitationStatus.SCHEDULED
+
+
+def test_a_held_back_item_that_then_goes_out_stops_counting_as_retrying(
+    stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock
+) -> None:
+    practice = create_practice(http)
+    practice.book("v-1", START - timedelta(hours=1))
+    practice.complete("v-1")
+    settle(stack)
+    good = stored_settings_body(stack, practice.practice_id)
+    _poison_settings(stack, practice.practice_id)
+    stuck = _invitation_of(stack, practice.practice_id)
+    clock.advance(timedelta(hours=2))
+    assert tick(stack.db, clock, stack.publisher).items_failed == 1
+    with stack.db.across_practices() as session:
+        assert failure_counts(session) == {("send_invitation", "retrying"): 1}
+
+    # The cause goes away; the next try goes through, and its failure is cleared with it:
+    # before, the row kept its retry time and was counted as retrying for good.
+    store_settings_body(stack, practice.practice_id, good)
+    clock.advance(retry_after(1) or timedelta(0))
+    assert tick(stack.db, clock, stack.publisher).invitations_sent == 1
+    with stack.db.across_practices() as session:
+        assert failure_counts(session) == {}
+    failure = _failure(stack, stuck.id)
+    assert failure is not None
+    assert (failure.attempts, failure.retry_at, failure.failed_at) == (0, None, None)
+    settle(stack)
+    assert len(addressed_to(sink, practice.client["email"])) == 1
+
+    # A later failure of the same item starts again from its first try.
+    with stack.db.across_practices() as session:
+        assert held_back(session, "send_invitation", [stuck.id]) == {}
+    assert (
+        record_failure(
+            stack.db,
+            UUID(practice.practice_id),
+            "send_invitation",
+            stuck.id,
+            RuntimeError(),
+            now=clock.now(),
+        ).attempts
+        == 1
+    )
 
 
 def _digest_reader(

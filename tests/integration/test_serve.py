@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -26,17 +25,13 @@ from shared.db import create_database
 from shared.email.sink import MailSink
 from tests.support.answers import LOW
 from tests.support.held_smtp import HeldMailServer
-from tests.support.loop import addressed_to, links, messages
+from tests.support.links import survey_path
+from tests.support.loop import addressed_to, messages
 from tests.support.processes import ATTUNE, REPO, poll
 from tests.support.serve import ServeProcess, book_and_complete, practice_from_the_shell
 from tests.support.serve import serving_process as serving_attune
 
 FIVE = {"honest": "5", "disagree": "5", "respected": "5", "input": "5", "pace": "5"}
-
-
-def _survey_path(message: EmailMessage, base_url: str) -> str:
-    url = next(link for link in links(message) if "/s/" in link and "?" not in link)
-    return url.removeprefix(base_url)
 
 
 def _rows(database: Path, query: str) -> list[tuple[object, ...]]:
@@ -104,7 +99,7 @@ def test_the_loop_through_attune_serve_survives_restarts_without_repeating_anyth
 
         assert poll(lambda: addressed_to(sink, client["email"]), seconds=120), server.log_text()
         (survey,) = addressed_to(sink, client["email"])
-        path = _survey_path(survey, server.base_url)
+        path = survey_path(survey, server.base_url)
         assert http.get(path).status_code == 200
         stored = http.post(path, data={**LOW, "comment": "felt rushed"})
         assert stored.status_code == 200, stored.text
@@ -258,7 +253,7 @@ def test_backup_under_write_load_restores_every_acknowledged_answer(
             book_and_complete(practice, client, f"load-{number}")
         assert poll(lambda: len(sink.list_messages()) == surveys, seconds=180)
         paths = {
-            client["id"]: _survey_path(addressed_to(sink, client["email"])[0], server.base_url)
+            client["id"]: survey_path(addressed_to(sink, client["email"])[0], server.base_url)
             for client in clients
         }
 

@@ -9,7 +9,7 @@ import pytest
 
 from shared.clock import ManualClock
 from shared.settings import Settings
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 from tests.support.signing_in import log_in
 
 OWNER_PASSWORD = "correct horse battery"
@@ -18,11 +18,6 @@ OWNER_PASSWORD = "correct horse battery"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"session_idle_minutes": 30})
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def test_a_session_left_unused_ends_after_the_idle_limit(

@@ -21,7 +21,7 @@ from tests.integration.test_bad_input import error_fields, problem, unchanged
 from tests.support.history import FIVE, answered_session
 from tests.support.inspection import everything
 from tests.support.loop import addressed_to, links, tick_and_settle
-from tests.support.practice import PracticeFixture, create_practice
+from tests.support.practice import PracticeFixture
 
 HOMEWORK = {
     "key": "homework",
@@ -29,11 +29,6 @@ HOMEWORK = {
     "move": "slow_pace",
     "topic": "How doable the between-session task felt",
 }
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
 
 
 def current(practice: PracticeFixture) -> dict[str, Any]:

@@ -15,12 +15,7 @@ import pytest
 from services.bootstrap import Stack
 from tests.integration.test_bad_input import error_fields, problem, unchanged
 from tests.integration.test_settings_api import changed, current, put
-from tests.support.practice import PracticeFixture, create_practice
-
-
-@pytest.fixture
-def practice(http: httpx.Client) -> PracticeFixture:
-    return create_practice(http)
+from tests.support.practice import PracticeFixture
 
 
 def patch(practice: PracticeFixture, changes: Any) -> httpx.Response:

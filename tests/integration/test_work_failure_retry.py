@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import subprocess
 from datetime import timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 
 from services.bootstrap import Stack
 from services.cli import known_jobs
@@ -23,19 +21,25 @@ from shared.alerts.service import EVALUATION_SWEEP_AFTER
 from shared.audit import OPERATOR_ID, AuditAction
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
-from shared.models import Alert, AuditEvent, OutboxEvent, PracticeSettingsVersion, Response
+from shared.models import Alert, AuditEvent, OutboxEvent, Response
 from shared.settings import Settings
 from shared.survey.responses import EVALUATE_RESPONSE
 from shared.work.failures import record_failure
 from shared.work.retry import STILL_NEEDED, UnknownWork, retry_failed
 from tests.conftest import START
+from tests.support.answers import answer_a_survey
+from tests.support.failing import (
+    UNPARSABLE_RULES,
+    dead_letter_after_one_retry,
+    store_settings_body,
+    stored_settings_body,
+)
 from tests.support.history import answered_session
 from tests.support.inspection import everything
-from tests.support.loop import addressed_to, links, settle, tick_and_settle
+from tests.support.loop import settle
 from tests.support.practice import create_practice
 from tests.support.processes import ATTUNE, REPO, environment
 
-LOW = {"honest": "1", "disagree": "2", "respected": "2", "input": "3", "pace": "1"}
 DEAD = f"message:{EVALUATE_RESPONSE}"
 
 
@@ -50,40 +54,23 @@ def attune(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _settings_body(stack: Stack, practice_id: UUID, body: dict[str, Any]) -> None:
-    with everything(stack) as session:
-        session.execute(
-            update(PracticeSettingsVersion)
-            .where(col(PracticeSettingsVersion.practice_id) == practice_id)
-            .values(body=body)
-        )
-
-
 def test_a_dead_letter_retried_is_evaluated_once_and_audited(
     stack: Stack, http: httpx.Client, sink: MailSink, clock: ManualClock, settings: Settings
 ) -> None:
-    evaluate = stack.broker.get_actor(EVALUATE_RESPONSE)
-    evaluate.options.update(max_retries=1, min_backoff=10, max_backoff=20)
-    stack.broker.fail_fast_default = False  # type: ignore[attr-defined]
+    dead_letter_after_one_retry(stack)
     practice = create_practice(http)
     pid = UUID(practice.practice_id)
-    practice.book("visit-1", clock.now() - timedelta(hours=1))
-    practice.complete("visit-1")
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
-    [survey] = addressed_to(sink, practice.client["email"])
-    url = next(link for link in links(survey) if "/s/" in link and "?" not in link)
-    assert http.post(url.removeprefix("http://attune.test"), data=LOW).status_code == 200
+    answer_a_survey(practice, stack, sink, clock, visit="visit-1", evaluate=False)
     # The settings stop parsing before the answer is evaluated: its message is dead-lettered,
     # and the sweep's try is held back.
+    good = stored_settings_body(stack, pid)
     with everything(stack) as session:
-        good = session.exec(select(PracticeSettingsVersion.body)).one()
         response_id = session.exec(select(Response.id)).one()
-    _settings_body(stack, pid, {"rules": "not rules"})
+    store_settings_body(stack, pid, UNPARSABLE_RULES)
     settle(stack)
     clock.advance(EVALUATION_SWEEP_AFTER + timedelta(seconds=1))
     assert tick(stack.db, clock, stack.publisher).items_failed == 1
-    _settings_body(stack, pid, good)  # what the operator fixed
+    store_settings_body(stack, pid, good)  # what the operator fixed
 
     retried = attune(settings, "--retry", DEAD, "--item", str(response_id))
     assert retried.returncode == 0, retried.stderr

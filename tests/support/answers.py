@@ -7,10 +7,22 @@ from datetime import timedelta
 from services.bootstrap import Stack
 from shared.clock import ManualClock
 from shared.email.sink import MailSink
-from tests.support.loop import addressed_to, links, tick_and_settle
+from tests.support.links import survey_path
+from tests.support.loop import addressed_to, tick_and_settle
 from tests.support.practice import PracticeFixture
 
 LOW = {"honest": "2", "disagree": "3", "respected": "4", "input": "4", "pace": "2"}
+ANSWERS = {"honest": "4", "disagree": "4", "respected": "5", "input": "4", "pace": "4"}
+
+
+def complete_and_send(
+    stack: Stack, clock: ManualClock, practice: PracticeFixture, visit: str
+) -> None:
+    """Book and complete `visit` an hour ago; its survey goes out."""
+    practice.book(visit, clock.now() - timedelta(hours=1))
+    practice.complete(visit)
+    clock.advance(timedelta(minutes=61))
+    tick_and_settle(stack)
 
 
 def answer_a_survey(
@@ -22,19 +34,19 @@ def answer_a_survey(
     visit: str,
     comment: str | None = None,
     scores: dict[str, str] = LOW,
+    headers: dict[str, str] | None = None,
+    evaluate: bool = True,
 ) -> None:
-    """Book and complete `visit` an hour ago, send its survey, answer it, raise any alert."""
+    """Book and complete `visit` an hour ago, send its survey, answer it, raise any alert.
+    `evaluate=False` stops before the answer's evaluation runs (it is published when the
+    caller next settles), so a test can break it first."""
     client_email = practice.client["email"]
     already = len(addressed_to(sink, client_email))
-    practice.book(visit, clock.now() - timedelta(hours=1))
-    practice.complete(visit)
-    clock.advance(timedelta(minutes=61))
-    tick_and_settle(stack)
+    complete_and_send(stack, clock, practice, visit)
     surveys = addressed_to(sink, client_email)
     assert len(surveys) == already + 1
-    newest = surveys[-1]
-    url = next(link for link in links(newest) if "/s/" in link and "?" not in link)
     form = dict(scores, comment=comment) if comment is not None else dict(scores)
-    stored = practice.http.post(url.removeprefix("http://attune.test"), data=form)
+    stored = practice.http.post(survey_path(surveys[-1]), data=form, headers=headers)
     assert stored.status_code == 200, stored.text
-    tick_and_settle(stack)
+    if evaluate:
+        tick_and_settle(stack)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
-from tests.support.loop import links
 from tests.support.practice import PracticeFixture
-
-LOW_ANSWERS = {"honest": "2", "disagree": "3", "respected": "4", "input": "4", "pace": "2"}
 
 
 @dataclass
@@ -61,8 +57,3 @@ def held_and_upcoming(
         book(practice, client, f"{client.reference}-upcoming", upcoming_at)
         practice.complete(f"{client.reference}-held")
     return clients
-
-
-def survey_path(message: EmailMessage, base_url: str = "http://attune.test") -> str:
-    url = next(link for link in links(message) if "/s/" in link and "?" not in link)
-    return url.removeprefix(base_url)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 from contextlib import AbstractContextManager
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 from services.bootstrap import Stack
 from shared.db import Database, create_database
+from shared.models import Client
 
 
 @functools.cache
@@ -21,3 +23,18 @@ def everything(stack: Stack) -> AbstractContextManager[Session]:
     never reads this way: on PostgreSQL stack.db in no practice sees nothing."""
     settings = stack.settings
     return _owner(settings.migration_database_url or settings.database_url).transaction()
+
+
+def count(stack: Stack, model: type, *where: Any) -> int:
+    """Rows of `model` matching `where`, in every practice."""
+    with everything(stack) as session:
+        query = select(func.count()).select_from(model)
+        for condition in where:
+            query = query.where(condition)
+        return session.exec(query).one()
+
+
+def client_row(stack: Stack) -> Client:
+    """The one client there is (create_practice's)."""
+    with everything(stack) as session:
+        return Client.model_validate(session.exec(select(Client)).one())

@@ -23,6 +23,13 @@ class TwicePublisher:
         self.inner.publish(actor, args)
 
 
+class Nowhere:
+    """A broker that loses every message: what the sweeps must bring back."""
+
+    def publish(self, actor: str, args: Sequence[object]) -> None:
+        return None
+
+
 def settle(stack: Stack, publisher: Publisher | None = None) -> None:
     stack.settle(publisher)
 

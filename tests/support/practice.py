@@ -10,6 +10,8 @@ import httpx
 
 from tests.support.signing_in import token_of
 
+CLIENT_EMAIL = "robin.client@harbour.example.com"  # create_practice's client, by default
+
 
 @dataclass
 class PracticeFixture:
