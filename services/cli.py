@@ -256,7 +256,12 @@ def main(argv: list[str] | None = None) -> None:
         run_demo(settings, port=args.port, smtp_port=args.smtp_port)
         return
 
-    from services.bootstrap import build_stack, smtp_mailer, wait_for_signal
+    from services.bootstrap import (
+        build_stack,
+        freeze_startup_heap,
+        smtp_mailer,
+        wait_for_signal,
+    )
 
     if args.command == "api" and args.trusted_proxies is not None:
         try:
@@ -275,11 +280,11 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn
 
         stack.start_relay_for("api")
+        app = stack.api()
+        freeze_startup_heap()
         # The client's address is worked out by the app from ATTUNE_TRUSTED_PROXIES
         # (services/api/rate_limit.py), so uvicorn must not rewrite it first.
-        uvicorn.run(
-            stack.api(), host=args.host, port=args.port, access_log=False, proxy_headers=False
-        )
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, proxy_headers=False)
     ops = None
     if args.command == "worker":
         stack.start_workers(smtp_mailer(settings), threads=args.threads)

@@ -208,7 +208,8 @@ def create_database(url: str, *, system_url: str | None = None, pool_size: int =
 
 
 def _async_twin(engine: Engine) -> AsyncEngine:
-    """An async engine on the same database, role and pool size as `engine`."""
+    """An async engine on the same database and role as `engine`, keeping as many
+    connections as `engine` may hold at once (its pool and its overflow)."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         twin = create_async_engine(
@@ -216,13 +217,18 @@ def _async_twin(engine: Engine) -> AsyncEngine:
         )
         _tune_sqlite(twin.sync_engine)
         return twin
-    size = engine.pool.size()  # type: ignore[attr-defined]
+    pool = engine.pool
+    reach = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
     # No overflow: connections past the pool's size were opened and closed again with each
     # burst (32 clients against a pool of 10 cost about 0.5 ms of CPU per answer and doubled
-    # its p50); a request now waits its turn for a kept connection, and one that waits past
-    # the pool's timeout is answered 503 (services.api.errors).
+    # its p50); a request waits its turn for a kept connection, and one that waits past the
+    # pool's timeout is answered 503 (services.api.errors). Kept: as many as the sync engine
+    # reaches (20), not its pool alone (10): with 10, 32 clients queued for them and each
+    # answer held its connection through the event loop's longer turns, so answers per
+    # second fell below 8 clients' and p99 rose to 4x the bare endpoint's (bench/RESULTS.md,
+    # answers32).
     return create_async_engine(
-        url.set(drivername="postgresql+psycopg"), pool_size=size, max_overflow=0
+        url.set(drivername="postgresql+psycopg"), pool_size=reach, max_overflow=0
     )
 
 
