@@ -141,7 +141,7 @@ class _Locked:
 
 
 def _lock(session: Session, statements: dict[str, Any], params: dict[str, Any]) -> _Locked | None:
-    row = session.execute(statements[session.get_bind().dialect.name], params).first()
+    row = session.connection().execute(statements[session.get_bind().dialect.name], params).first()
     if row is None:
         return None
     client_id, practice_id, *state = row
@@ -172,7 +172,7 @@ def _as_history(
 
 def _store_history(session: Session, locked: _Locked) -> None:
     history = locked.history
-    session.execute(
+    session.connection().execute(
         _STORE_HISTORY,
         {
             "history_client_id": locked.client_id,
@@ -192,11 +192,12 @@ def _store_history(session: Session, locked: _Locked) -> None:
 
 def _raise_alert(
     session: Session,
-    client: Client,
+    locked: _Locked,
+    clinician_id: UUID,
     *,
     source_key: str,
     findings: list[Finding],
-    settings_version: int,
+    current: CurrentSettings,
     response_id: UUID | None,
     repair_target: float,
     now: datetime,
@@ -207,12 +208,12 @@ def _raise_alert(
         Alert,
         {
             "id": alert_id,
-            "practice_id": client.practice_id,
+            "practice_id": locked.practice_id,
             "source_key": source_key,
-            "client_id": client.id,
-            "clinician_id": client.clinician_id,
+            "client_id": locked.client_id,
+            "clinician_id": clinician_id,
             "response_id": response_id,
-            "settings_version": settings_version,
+            "settings_version": current.version,
             "evidence": [finding.as_evidence() for finding in findings],
             "moves": [move.value for move in moves_of(findings)],
             "status": AlertStatus.OPEN,
@@ -223,7 +224,13 @@ def _raise_alert(
     )
     if created:
         log.info("alert.raised", alert_id=str(alert_id), source_key=source_key)
-        reaim_client(session, client.practice_id, client.id, now=now)
+        reaim_client(
+            session,
+            locked.practice_id,
+            locked.client_id,
+            now=now,
+            timing=current.settings.timing,
+        )
     return created
 
 
@@ -247,9 +254,19 @@ def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> 
     ahead = _ahead(session, locked, answer)
     alerted = False
     if ahead.earlier_unevaluated:
-        alerted = _evaluate_earlier(session, locked, ahead.current, answer.place, now=now)
+        alerted = _evaluate_earlier(
+            session, locked, ahead.current, ahead.clinician_id, answer.place, now=now
+        )
     alerted = (
-        _evaluate_answer(session, answer, locked, ahead.current, nudged=ahead.nudged, now=now)
+        _evaluate_answer(
+            session,
+            answer,
+            locked,
+            ahead.current,
+            ahead.clinician_id,
+            nudged=ahead.nudged,
+            now=now,
+        )
         or alerted
     )
     _store_history(session, locked)
@@ -305,7 +322,9 @@ _CLAIM = claiming(
 
 
 def _claim_answer(session: Session, response_id: UUID, *, now: datetime) -> _Claimed | None:
-    row = session.execute(_CLAIM, {"answer_id": response_id, "claimed_at": now}).first()
+    row = (
+        session.connection().execute(_CLAIM, {"answer_id": response_id, "claimed_at": now}).first()
+    )
     return None if row is None else _Claimed(*row)
 
 
@@ -314,6 +333,8 @@ class _Ahead:
     """What an answer's evaluation reads once it holds its claim."""
 
     current: CurrentSettings
+    # The client's clinician, whom an alert goes to.
+    clinician_id: UUID
     # An earlier answer of the client is still unevaluated (it must go first).
     earlier_unevaluated: bool
     # An unsettled alert of the client was nudged (this answer may settle its repair).
@@ -332,6 +353,9 @@ _AHEAD = sa_select(
     .where(col(Practice.id) == _param("practice_id", _RESPONSE.c.practice_id))
     .scalar_subquery(),
     current_document(_param("practice_id", _RESPONSE.c.practice_id)),
+    select(Client.clinician_id)
+    .where(col(Client.id) == _param("client_id", _RESPONSE.c.client_id))
+    .scalar_subquery(),
     select(Response.id)
     .where(col(Response.client_id) == _param("client_id", _RESPONSE.c.client_id))
     .where(col(Response.evaluated_at).is_(None))
@@ -348,23 +372,36 @@ _AHEAD = sa_select(
 
 
 def _ahead(session: Session, locked: _Locked, answer: _Claimed) -> _Ahead:
-    version, document, earlier_unevaluated, nudged = session.execute(
-        _AHEAD,
-        {
-            "practice_id": locked.practice_id,
-            "client_id": answer.client_id,
-            "submitted_at": answer.submitted_at,
-            "answer_id": answer.id,
-            "appointment_id": answer.appointment_id,
-        },
-    ).one()
+    version, document, clinician_id, earlier_unevaluated, nudged = (
+        session.connection()
+        .execute(
+            _AHEAD,
+            {
+                "practice_id": locked.practice_id,
+                "client_id": answer.client_id,
+                "submitted_at": answer.submitted_at,
+                "answer_id": answer.id,
+                "appointment_id": answer.appointment_id,
+            },
+        )
+        .one()
+    )
     return _Ahead(
-        CurrentSettings(version, settings_of(document)), bool(earlier_unevaluated), bool(nudged)
+        CurrentSettings(version, settings_of(document)),
+        clinician_id,
+        bool(earlier_unevaluated),
+        bool(nudged),
     )
 
 
 def _evaluate_earlier(
-    session: Session, locked: _Locked, current: CurrentSettings, place: Place, *, now: datetime
+    session: Session,
+    locked: _Locked,
+    current: CurrentSettings,
+    clinician_id: UUID,
+    place: Place,
+    *,
+    now: datetime,
 ) -> bool:
     """Evaluate the client's answers that come before `place` and are still unevaluated (their
     message is late or lost), oldest first, each claimed as its own message would; True if
@@ -382,7 +419,9 @@ def _evaluate_earlier(
         if answer is None:
             continue
         # Whether an alert of the client was nudged is read here for each: rare work.
-        alerted = _evaluate_answer(session, answer, locked, current, now=now) or alerted
+        alerted = (
+            _evaluate_answer(session, answer, locked, current, clinician_id, now=now) or alerted
+        )
     return alerted
 
 
@@ -391,6 +430,7 @@ def _evaluate_answer(
     answer: _Claimed,
     locked: _Locked,
     current: CurrentSettings,
+    clinician_id: UUID,
     *,
     nudged: bool = True,
     now: datetime,
@@ -411,20 +451,15 @@ def _evaluate_answer(
         return False
     return _raise_alert(
         session,
-        _client(session, locked.client_id),
+        locked,
+        clinician_id,
         source_key=f"response:{answer.id}",
         findings=findings,
-        settings_version=current.version,
+        current=current,
         response_id=answer.id,
         repair_target=repair_target(before, rules),
         now=now,
     )
-
-
-def _client(session: Session, client_id: UUID) -> Client:
-    client = session.get(Client, client_id)
-    assert client is not None
-    return client
 
 
 # An answer's evaluate_response message normally runs within a second. One still unevaluated
@@ -495,8 +530,10 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
     )
     assert locked is not None
     current = current_settings(session, invitation.practice_id)
+    client = session.get(Client, locked.client_id)
+    assert client is not None
     # An answer given before this silence but not evaluated yet belongs before it.
-    _evaluate_earlier(session, locked, current, silence_place(now), now=now)
+    _evaluate_earlier(session, locked, current, client.clinician_id, silence_place(now), now=now)
     before = locked.history
     findings, locked.history = evaluate_silence(before, current.settings.rules)
     _store_history(session, locked)
@@ -504,10 +541,11 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
         return False
     return _raise_alert(
         session,
-        _client(session, locked.client_id),
+        locked,
+        client.clinician_id,
         source_key=f"silence:{invitation.id}",
         findings=findings,
-        settings_version=current.version,
+        current=current,
         response_id=None,
         repair_target=repair_target(before, current.settings.rules),
         now=now,
