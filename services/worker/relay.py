@@ -68,6 +68,13 @@ class RelayListener:
     the next sweep. The connection is the system role's (across_practices: the relay reads
     events of every practice); LISTEN needs no grant. `pulse` beats while the loop comes
     round, connected or not, for the worker's /health/live.
+
+    Woken, it gathers for `gather` seconds before its pass: a pass costs about the same
+    whatever it finds (its transaction, about 0.8 ms of CPU for one event against 0.13 ms per
+    event in a batch, bench.relay), and every worker's relay wakes on every commit, so under
+    load passes of one event or none were most of the relay's cost. A few milliseconds let one
+    pass take the events of several answers; against the seconds an evaluation may wait in
+    the queue they are nothing.
     """
 
     def __init__(
@@ -77,10 +84,12 @@ class RelayListener:
         clock: Clock,
         *,
         sweep: float = 5.0,
+        gather: float = 0.02,
         backoff: tuple[float, float] = (0.5, 30.0),
     ) -> None:
         self._db, self._publisher, self._clock = db, publisher, clock
         self._sweep = sweep
+        self._gather = gather
         self._backoff = backoff
         self._stop = threading.Event()
         self.pulse = Pulse()
@@ -146,6 +155,8 @@ class RelayListener:
                 woken = bool(list(connection.notifies(timeout=step, stop_after=1)))
                 waited += step
                 self.pulse.beat()
+            if woken:
+                self._stop.wait(self._gather)
             if self._stop.is_set():
                 return
             # What else came meanwhile is covered by the pass about to start.

@@ -26,6 +26,7 @@ from shared.models import (
     NudgeStatus,
 )
 from shared.practice.service import current_settings
+from shared.practice.settings import Timing
 from shared.scheduling.timing import nudge_due_at
 
 log = structlog.get_logger("attune.alerts")
@@ -55,8 +56,16 @@ def next_appointment_start(
     )
 
 
-def reaim_client(session: Session, practice_id: UUID, client_id: UUID, *, now: datetime) -> None:
-    timing = current_settings(session, practice_id).settings.timing
+def reaim_client(
+    session: Session,
+    practice_id: UUID,
+    client_id: UUID,
+    *,
+    now: datetime,
+    timing: Timing | None = None,
+) -> None:
+    """`timing`: the practice's current timing, when the caller has read its settings already
+    (an evaluation raising an alert); otherwise read here, and only if a nudge is to be aimed."""
     target = next_appointment(session, client_id, now=now)
     # Open alerts not yet acted on: held, or aimed at an appointment whose nudge has not gone
     # out. One whose nudge went out stays with that appointment: it was acted on. Reading only
@@ -69,23 +78,34 @@ def reaim_client(session: Session, practice_id: UUID, client_id: UUID, *, now: d
         .where(Alert.status == AlertStatus.OPEN)
         .where(or_(col(Nudge.id).is_(None), col(Nudge.status) != NudgeStatus.SENT))
     ).all()
-    pending = session.exec(
+    # The pending nudges, and in the same read the target's own nudge whatever its status.
+    wanted = col(Nudge.status) == NudgeStatus.PENDING
+    if target is not None:
+        wanted = or_(wanted, col(Nudge.appointment_id) == target.id)
+    nudges = session.exec(
         select(Nudge)
         .join(Appointment, col(Appointment.id) == col(Nudge.appointment_id))
         .where(Appointment.client_id == client_id)
-        .where(Nudge.status == NudgeStatus.PENDING)
+        .where(wanted)
     ).all()
+    existing = next(
+        (nudge for nudge in nudges if target is not None and nudge.appointment_id == target.id),
+        None,
+    )
     for alert in waiting:
         alert.target_appointment_id = target.id if target else None
-    for nudge in pending:
+    for nudge in nudges:
+        if nudge.status is not NudgeStatus.PENDING:
+            continue
         keep = target is not None and waiting and nudge.appointment_id == target.id
         if not keep:
             nudge.status = NudgeStatus.CANCELLED
 
     if target is None or not waiting:
         return
+    if timing is None:
+        timing = current_settings(session, practice_id).settings.timing
     due_at = nudge_due_at(target.starts_at, timing)
-    existing = session.exec(select(Nudge).where(Nudge.appointment_id == target.id)).first()
     if existing is None:
         nudge_id = uuid4()
         if insert_ignoring_conflict(

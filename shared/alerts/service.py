@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
+from sqlalchemy import ColumnElement, Select, bindparam, literal, true, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from shared import audit
 from shared.access import Principal, scoped, visible
@@ -14,7 +21,7 @@ from shared.alerts.aiming import reaim_client
 from shared.alerts.nudges import delivered
 from shared.audit import AuditAction
 from shared.db import insert_ignoring_conflict
-from shared.db.claim import claim
+from shared.db.claim import claiming
 from shared.db.due import find_due
 from shared.detection import (
     Answer,
@@ -36,65 +43,161 @@ from shared.models import (
     ClientHistory,
     Invitation,
     Nudge,
+    Practice,
     RepairOutcome,
     Response,
 )
 from shared.pagination import Order, Page, PageRequest, paginate
-from shared.practice.service import CurrentSettings, current_settings
+from shared.practice.service import (
+    CurrentSettings,
+    current_document,
+    current_settings,
+    settings_of,
+)
 from shared.practice.settings import DipRules
 from shared.survey.moves import Move
 
 log = structlog.get_logger("attune.alerts")
 
 
-def _load_history(session: Session, client: Client) -> ClientHistory:
-    row = session.exec(
-        select(ClientHistory).where(ClientHistory.client_id == client.id).with_for_update()
-    ).first()
-    if row is None:
-        insert_ignoring_conflict(
-            session,
-            ClientHistory,
-            {"client_id": client.id, "practice_id": client.practice_id},
-            ["client_id"],
+# A client's history row, locked for the evaluation (one at a time per client, always taken
+# before any answer is claimed), inserted first if the client has none: one INSERT ... ON
+# CONFLICT DO UPDATE that takes the row lock either way (the no-op update locks an existing row
+# as SELECT ... FOR UPDATE did, and waits for an evaluation holding it) and hands the row back.
+# Two forms: from an answer's id (the worker's hot path, which knows nothing else before its
+# first statement) or from a client's ids (a silence).
+_HISTORY = ClientHistory.__table__  # type: ignore[attr-defined]
+_RESPONSE = Response.__table__  # type: ignore[attr-defined]
+_HISTORY_STATE = [
+    _HISTORY.c.answered,
+    _HISTORY.c.total,
+    _HISTORY.c.total_sq,
+    _HISTORY.c.last_mean,
+    _HISTORY.c.decline_streak,
+    _HISTORY.c.unanswered_streak,
+    _HISTORY.c.streak_from,
+    _HISTORY.c.item_sums,
+]
+_NEW_HISTORY = {
+    "answered": 0,
+    "total": 0,
+    "total_sq": 0,
+    "decline_streak": 0,
+    "unanswered_streak": 0,
+}
+
+
+def _locking_history(dialect: str, source: Select[Any]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(_HISTORY)
+        .from_select(["client_id", "practice_id", *_NEW_HISTORY], source)
+        .on_conflict_do_update(
+            index_elements=[_HISTORY.c.client_id], set_={"answered": _HISTORY.c.answered}
         )
-        row = session.exec(
-            select(ClientHistory).where(ClientHistory.client_id == client.id).with_for_update()
-        ).one()
-    return row
-
-
-def _as_history(row: ClientHistory) -> History:
-    return History(
-        answered=row.answered,
-        total=row.total,
-        total_sq=row.total_sq,
-        last_mean=row.last_mean,
-        decline_streak=row.decline_streak,
-        unanswered_streak=row.unanswered_streak,
-        streak_from=row.streak_from,
-        items=tuple(sorted((key, ItemSums(*sums)) for key, sums in (row.item_sums or {}).items())),
+        # Columns only: SQLite's RETURNING is written unqualified, subqueries included.
+        .returning(_HISTORY.c.client_id, _HISTORY.c.practice_id, *_HISTORY_STATE)
     )
 
 
-def _store_history(row: ClientHistory, history: History) -> None:
-    row.answered = history.answered
-    row.total = history.total
-    row.total_sq = history.total_sq
-    row.last_mean = history.last_mean
-    row.decline_streak = history.decline_streak
-    row.unanswered_streak = history.unanswered_streak
-    row.streak_from = history.streak_from
-    row.item_sums = {key: [sums.answered, sums.total, sums.total_sq] for key, sums in history.items}
+def _new_history(*ids: ColumnElement[Any]) -> Select[Any]:
+    return sa_select(*ids, *(literal(value) for value in _NEW_HISTORY.values()))
+
+
+# SQLite needs the WHERE to read INSERT ... SELECT ... ON CONFLICT; both forms have one.
+_LOCK_ANSWER_HISTORY = {
+    dialect: _locking_history(
+        dialect,
+        _new_history(_RESPONSE.c.client_id, _RESPONSE.c.practice_id).where(
+            _RESPONSE.c.id == bindparam("answer_id")
+        ),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+_LOCK_CLIENT_HISTORY = {
+    dialect: _locking_history(
+        dialect,
+        _new_history(
+            bindparam("client_id", type_=_HISTORY.c.client_id.type),
+            bindparam("practice_id", type_=_HISTORY.c.practice_id.type),
+        ).where(true()),
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+_STORE_HISTORY = (
+    update(_HISTORY)
+    .where(_HISTORY.c.client_id == bindparam("history_client_id"))
+    .values({column.name: bindparam(f"new_{column.name}") for column in _HISTORY_STATE})
+)
+
+
+@dataclass
+class _Locked:
+    """A client's locked history, as evaluation left it so far."""
+
+    client_id: UUID
+    practice_id: UUID
+    history: History
+
+
+def _lock(session: Session, statements: dict[str, Any], params: dict[str, Any]) -> _Locked | None:
+    row = session.connection().execute(statements[session.get_bind().dialect.name], params).first()
+    if row is None:
+        return None
+    client_id, practice_id, *state = row
+    return _Locked(client_id, practice_id, _as_history(*state))
+
+
+def _as_history(
+    answered: int,
+    total: int,
+    total_sq: int,
+    last_mean: float | None,
+    decline_streak: int,
+    unanswered_streak: int,
+    streak_from: float | None,
+    item_sums: dict[str, list[int]] | None,
+) -> History:
+    return History(
+        answered=answered,
+        total=total,
+        total_sq=total_sq,
+        last_mean=last_mean,
+        decline_streak=decline_streak,
+        unanswered_streak=unanswered_streak,
+        streak_from=streak_from,
+        items=tuple(sorted((key, ItemSums(*sums)) for key, sums in (item_sums or {}).items())),
+    )
+
+
+def _store_history(session: Session, locked: _Locked) -> None:
+    history = locked.history
+    session.connection().execute(
+        _STORE_HISTORY,
+        {
+            "history_client_id": locked.client_id,
+            "new_answered": history.answered,
+            "new_total": history.total,
+            "new_total_sq": history.total_sq,
+            "new_last_mean": history.last_mean,
+            "new_decline_streak": history.decline_streak,
+            "new_unanswered_streak": history.unanswered_streak,
+            "new_streak_from": history.streak_from,
+            "new_item_sums": {
+                key: [sums.answered, sums.total, sums.total_sq] for key, sums in history.items
+            },
+        },
+    )
 
 
 def _raise_alert(
     session: Session,
-    client: Client,
+    locked: _Locked,
+    clinician_id: UUID,
     *,
     source_key: str,
     findings: list[Finding],
-    settings_version: int,
+    current: CurrentSettings,
     response_id: UUID | None,
     repair_target: float,
     now: datetime,
@@ -105,12 +208,12 @@ def _raise_alert(
         Alert,
         {
             "id": alert_id,
-            "practice_id": client.practice_id,
+            "practice_id": locked.practice_id,
             "source_key": source_key,
-            "client_id": client.id,
-            "clinician_id": client.clinician_id,
+            "client_id": locked.client_id,
+            "clinician_id": clinician_id,
             "response_id": response_id,
-            "settings_version": settings_version,
+            "settings_version": current.version,
             "evidence": [finding.as_evidence() for finding in findings],
             "moves": [move.value for move in moves_of(findings)],
             "status": AlertStatus.OPEN,
@@ -121,42 +224,181 @@ def _raise_alert(
     )
     if created:
         log.info("alert.raised", alert_id=str(alert_id), source_key=source_key)
-        reaim_client(session, client.practice_id, client.id, now=now)
+        reaim_client(
+            session,
+            locked.practice_id,
+            locked.client_id,
+            now=now,
+            timing=current.settings.timing,
+        )
     return created
 
 
 def evaluate_response(session: Session, response_id: UUID, *, now: datetime) -> bool:
     """Run detection on one answer, exactly once, after every earlier answer of the same client
     still unevaluated (shared.detection.order); True if it raised an alert, or an earlier
-    answer evaluated with it did."""
-    response = session.get(Response, response_id)
-    if response is None:
-        return False
-    client = session.get(Client, response.client_id)
-    assert client is not None
+    answer evaluated with it did.
+
+    An answer that raises no alert, the usual one, costs four statements: the history's lock,
+    the answer's claim, one read (the settings, and whether rarer work is there to do), and
+    the history's update."""
     # The history row is locked before any answer is claimed: one evaluation of a client at a
     # time, each taking its locks in the same order (history, then answers), so two of them
     # catching up on the same earlier answer wait for each other instead of deadlocking.
-    row = _load_history(session, client)
-    if not _claim_answer(session, response_id, now=now):
+    locked = _lock(session, _LOCK_ANSWER_HISTORY, {"answer_id": response_id})
+    if locked is None:
+        return False  # no such answer
+    answer = _claim_answer(session, response_id, now=now)
+    if answer is None:
         return False  # already evaluated by an earlier delivery, the sweep, or a later answer
-    current = current_settings(session, response.practice_id)
-    place = Place(response.submitted_at, response.id)
-    alerted = _evaluate_earlier(session, client, row, current, place, now=now)
-    return _evaluate_answer(session, response, client, row, current, now=now) or alerted
+    ahead = _ahead(session, locked, answer)
+    alerted = False
+    if ahead.earlier_unevaluated:
+        alerted = _evaluate_earlier(
+            session, locked, ahead.current, ahead.clinician_id, answer.place, now=now
+        )
+    alerted = (
+        _evaluate_answer(
+            session,
+            answer,
+            locked,
+            ahead.current,
+            ahead.clinician_id,
+            nudged=ahead.nudged,
+            now=now,
+        )
+        or alerted
+    )
+    _store_history(session, locked)
+    return alerted
 
 
-def _claim_answer(session: Session, response_id: UUID, *, now: datetime) -> bool:
-    return claim(
-        session, Response, response_id, col(Response.evaluated_at).is_(None), evaluated_at=now
+@dataclass(frozen=True)
+class _Claimed:
+    """An answer as its claim returned it."""
+
+    id: UUID
+    client_id: UUID
+    appointment_id: UUID
+    submitted_at: datetime
+    scores: dict[str, Any]
+    asked_to_talk: bool
+    mean: float
+
+    @property
+    def place(self) -> Place:
+        return Place(self.submitted_at, self.id)
+
+
+def _nudged(client_id: Any, starts_by: Any) -> SelectOfScalar[Alert]:
+    """The client's alerts whose repair is unsettled and whose nudge went out, for a session
+    that started by `starts_by`."""
+    return (
+        select(Alert)
+        .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
+        .join(Appointment, col(Appointment.id) == col(Alert.target_appointment_id))
+        .where(col(Alert.client_id) == client_id)
+        .where(col(Alert.repair).is_(None))
+        # Only a nudge the clinician could have read: its email was accepted by the relay.
+        .where(delivered())
+        .where(col(Appointment.starts_at) <= starts_by)
+    )
+
+
+_CLAIM = claiming(
+    Response,
+    bindparam("answer_id"),
+    col(Response.evaluated_at).is_(None),
+    evaluated_at=bindparam("claimed_at", type_=_RESPONSE.c.evaluated_at.type),
+).returning(
+    _RESPONSE.c.id,
+    _RESPONSE.c.client_id,
+    _RESPONSE.c.appointment_id,
+    _RESPONSE.c.submitted_at,
+    _RESPONSE.c.scores,
+    _RESPONSE.c.asked_to_talk,
+    _RESPONSE.c.mean,
+)
+
+
+def _claim_answer(session: Session, response_id: UUID, *, now: datetime) -> _Claimed | None:
+    row = (
+        session.connection().execute(_CLAIM, {"answer_id": response_id, "claimed_at": now}).first()
+    )
+    return None if row is None else _Claimed(*row)
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """What an answer's evaluation reads once it holds its claim."""
+
+    current: CurrentSettings
+    # The client's clinician, whom an alert goes to.
+    clinician_id: UUID
+    # An earlier answer of the client is still unevaluated (it must go first).
+    earlier_unevaluated: bool
+    # An unsettled alert of the client was nudged (this answer may settle its repair).
+    nudged: bool
+
+
+def _param(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+_ANSWERED = aliased(Appointment, name="answered")
+# One read once the claim holds the answer: the practice's current settings, and whether the
+# rare work is there to do, so that no statement is spent on finding that it is not.
+_AHEAD = sa_select(
+    select(Practice.settings_version)
+    .where(col(Practice.id) == _param("practice_id", _RESPONSE.c.practice_id))
+    .scalar_subquery(),
+    current_document(_param("practice_id", _RESPONSE.c.practice_id)),
+    select(Client.clinician_id)
+    .where(col(Client.id) == _param("client_id", _RESPONSE.c.client_id))
+    .scalar_subquery(),
+    select(Response.id)
+    .where(col(Response.client_id) == _param("client_id", _RESPONSE.c.client_id))
+    .where(col(Response.evaluated_at).is_(None))
+    .where(col(Response.submitted_at) <= _param("submitted_at", _RESPONSE.c.submitted_at))
+    .where(col(Response.id) != _param("answer_id", _RESPONSE.c.id))
+    .exists(),
+    _nudged(
+        _param("client_id", _RESPONSE.c.client_id),
+        select(_ANSWERED.starts_at)
+        .where(col(_ANSWERED.id) == _param("appointment_id", _RESPONSE.c.appointment_id))
+        .scalar_subquery(),
+    ).exists(),
+)
+
+
+def _ahead(session: Session, locked: _Locked, answer: _Claimed) -> _Ahead:
+    version, document, clinician_id, earlier_unevaluated, nudged = (
+        session.connection()
+        .execute(
+            _AHEAD,
+            {
+                "practice_id": locked.practice_id,
+                "client_id": answer.client_id,
+                "submitted_at": answer.submitted_at,
+                "answer_id": answer.id,
+                "appointment_id": answer.appointment_id,
+            },
+        )
+        .one()
+    )
+    return _Ahead(
+        CurrentSettings(version, settings_of(document)),
+        clinician_id,
+        bool(earlier_unevaluated),
+        bool(nudged),
     )
 
 
 def _evaluate_earlier(
     session: Session,
-    client: Client,
-    row: ClientHistory,
+    locked: _Locked,
     current: CurrentSettings,
+    clinician_id: UUID,
     place: Place,
     *,
     now: datetime,
@@ -167,49 +409,55 @@ def _evaluate_earlier(
     the work stays the same however long the client's history."""
     unevaluated = session.exec(
         select(Response.submitted_at, Response.id)
-        .where(Response.client_id == client.id)
+        .where(Response.client_id == locked.client_id)
         .where(col(Response.evaluated_at).is_(None))
         .where(col(Response.submitted_at) <= place.submitted_at)
     ).all()
     alerted = False
     for earlier in evaluate_first((Place(at, id_) for at, id_ in unevaluated), place):
-        if not _claim_answer(session, earlier.id, now=now):
+        answer = _claim_answer(session, earlier.id, now=now)
+        if answer is None:
             continue
-        response = session.get(Response, earlier.id)
-        assert response is not None
-        alerted = _evaluate_answer(session, response, client, row, current, now=now) or alerted
+        # Whether an alert of the client was nudged is read here for each: rare work.
+        alerted = (
+            _evaluate_answer(session, answer, locked, current, clinician_id, now=now) or alerted
+        )
     return alerted
 
 
 def _evaluate_answer(
     session: Session,
-    response: Response,
-    client: Client,
-    row: ClientHistory,
+    answer: _Claimed,
+    locked: _Locked,
     current: CurrentSettings,
+    clinician_id: UUID,
     *,
+    nudged: bool = True,
     now: datetime,
 ) -> bool:
-    """Apply one claimed answer to the client's (locked) history; True if it raised an alert."""
-    _record_repair(session, response, current.settings.rules, now=now)
-    before = _as_history(row)
-    findings, history = evaluate_answer(
+    """Apply one claimed answer to the client's (locked) history; True if it raised an alert.
+    `nudged` False: the caller read that no alert of the client waits for its repair."""
+    rules = current.settings.rules
+    if nudged:
+        _record_repair(session, answer, rules, now=now)
+    before = locked.history
+    findings, locked.history = evaluate_answer(
         before,
-        Answer(scores=response.scores, asked_to_talk=response.asked_to_talk),
-        current.settings.rules,
+        Answer(scores=answer.scores, asked_to_talk=answer.asked_to_talk),
+        rules,
         current.settings.known_items,
     )
-    _store_history(row, history)
     if not findings:
         return False
     return _raise_alert(
         session,
-        client,
-        source_key=f"response:{response.id}",
+        locked,
+        clinician_id,
+        source_key=f"response:{answer.id}",
         findings=findings,
-        settings_version=current.version,
-        response_id=response.id,
-        repair_target=repair_target(before, current.settings.rules),
+        current=current,
+        response_id=answer.id,
+        repair_target=repair_target(before, rules),
         now=now,
     )
 
@@ -246,36 +494,26 @@ def evaluate_late_response(session: Session, response_id: UUID, *, now: datetime
     return True
 
 
-def _record_repair(session: Session, response: Response, rules: DipRules, *, now: datetime) -> None:
+def _record_repair(session: Session, answer: _Claimed, rules: DipRules, *, now: datetime) -> None:
     """The first answer after a nudged session settles whether that alert was repaired.
 
     Reads only this client's unsettled alerts whose nudge went out, never their past answers,
     so evaluation stays a fixed amount of work per answer.
     """
-    answered = session.get(Appointment, response.appointment_id)
+    answered = session.get(Appointment, answer.appointment_id)
     assert answered is not None
-    nudged = session.exec(
-        select(Alert)
-        .join(Nudge, col(Nudge.appointment_id) == col(Alert.target_appointment_id))
-        .join(Appointment, col(Appointment.id) == col(Alert.target_appointment_id))
-        .where(Alert.client_id == response.client_id)
-        .where(col(Alert.repair).is_(None))
-        # Only a nudge the clinician could have read: its email was accepted by the relay.
-        .where(delivered())
-        .where(col(Appointment.starts_at) <= answered.starts_at)
-    ).all()
-    for alert in nudged:
+    for alert in session.exec(_nudged(answer.client_id, answered.starts_at)).all():
         # An alert from before targets were kept has no baseline on record.
         target = alert.repair_target
         if target is None:
             target = repair_target(History(), rules)
         alert.repair = (
             RepairOutcome.REPAIRED
-            if is_repaired(response.mean, target)
+            if is_repaired(answer.mean, target)
             else RepairOutcome.NOT_REPAIRED
         )
-        alert.repair_response_id = response.id
-        alert.repair_mean = response.mean
+        alert.repair_response_id = answer.id
+        alert.repair_mean = answer.mean
         alert.repair_at = now
 
 
@@ -285,23 +523,29 @@ def record_silence(session: Session, invitation: Invitation, *, now: datetime) -
     The caller has just moved the invitation to expired with a conditional update, which is
     what makes this run once per invitation.
     """
-    client = session.get(Client, invitation.client_id)
-    assert client is not None
+    locked = _lock(
+        session,
+        _LOCK_CLIENT_HISTORY,
+        {"client_id": invitation.client_id, "practice_id": invitation.practice_id},
+    )
+    assert locked is not None
     current = current_settings(session, invitation.practice_id)
-    row = _load_history(session, client)
+    client = session.get(Client, locked.client_id)
+    assert client is not None
     # An answer given before this silence but not evaluated yet belongs before it.
-    _evaluate_earlier(session, client, row, current, silence_place(now), now=now)
-    before = _as_history(row)
-    findings, history = evaluate_silence(before, current.settings.rules)
-    _store_history(row, history)
+    _evaluate_earlier(session, locked, current, client.clinician_id, silence_place(now), now=now)
+    before = locked.history
+    findings, locked.history = evaluate_silence(before, current.settings.rules)
+    _store_history(session, locked)
     if not findings:
         return False
     return _raise_alert(
         session,
-        client,
+        locked,
+        client.clinician_id,
         source_key=f"silence:{invitation.id}",
         findings=findings,
-        settings_version=current.version,
+        current=current,
         response_id=None,
         repair_target=repair_target(before, current.settings.rules),
         now=now,
