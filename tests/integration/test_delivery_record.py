@@ -24,6 +24,9 @@ from tests.support.loop import messages
 from tests.support.practice import create_practice
 from tests.support.server import serving
 
+# It ends PostgreSQL sessions; deselected on SQLite like the other PostgreSQL-only tests.
+pytestmark = pytest.mark.postgres
+
 
 class CutOffAtTheRelaysYes(SmtpMailer):
     """Sends for real; at the relay's 250, before Attune records it, ends every session of the
@@ -52,10 +55,8 @@ class CutOffAtTheRelaysYes(SmtpMailer):
 
 
 def test_an_email_whose_record_lost_its_connection_is_recorded_once(
-    settings: Settings, clock: ManualClock, db: Database, owner_db: Database, sink: MailSink
+    settings: Settings, clock: ManualClock, owner_db: Database, sink: MailSink
 ) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("ends PostgreSQL sessions")
     stack = build_stack(settings, clock=clock, namespace=f"attune-test-{uuid.uuid4().hex[:8]}")
     if settings.redis_url:
         stack.broker.flush_all()  # type: ignore[attr-defined]
