@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.email_rate
 	$(BIN)/python -m bench.email_cpu
+	$(BIN)/python -m bench.evaluation
 	$(BIN)/python -m bench.scheduler_query
 	$(BIN)/python -m bench.scheduler_rate
 	$(BIN)/python -m bench.loadgen --scale $(LOADGEN_SCALE)

@@ -30,6 +30,7 @@ from sqlalchemy import event
 from bench.support import fresh_database, machine_note, production_database, table
 from shared.alerts import service as alerts
 from shared.db import Database
+from shared.logging import configure_logging
 from shared.models import Account, Client, Role
 from shared.practice.service import sign_up
 from tests.support.history import FIVE, PastSession, session_rows, store
@@ -124,6 +125,8 @@ def main() -> None:
     parser.add_argument("--dip-every", type=int, default=20)
     parser.add_argument("--pause", type=float, default=0.0, help="seconds before the loop")
     args = parser.parse_args()
+    # An alert's info line per answer would bury the table (as in bench.email_cpu).
+    configure_logging("WARNING")
     fresh_database()
     db = production_database()
     practice_id, answers = _setup(db, args.clients, args.answers, args.dip_every)
