@@ -169,22 +169,10 @@ def deliver(
         notification = ClaimedNotification(*claimed)
         try:
             message = compose(session, notification, config, now=now)
-        except NothingToSend as moot:
-            _set(
-                session,
-                notification_id,
-                status=NotificationStatus.CANCELLED,
-                last_error=moot.reason,
-            )
-            return Outcome.CANCELLED
-        except NotFound as gone:
-            _set(
-                session,
-                notification_id,
-                status=NotificationStatus.FAILED,
-                last_error=f"nothing to send: {gone.message}",
-            )
-            return Outcome.FAILED
+        except (NothingToSend, NotFound) as nothing:
+            outcome, settled = _called_off(nothing)
+            _set(session, notification_id, **settled)
+            return outcome
     # The record's transaction is opened (and its practice named) before the send, and holds
     # no lock while the mail server works; once the relay says 250, one UPDATE and a COMMIT
     # are all that stand between the accepted email and Attune knowing it: the at-least-once
@@ -257,24 +245,10 @@ def _deliver_survey(
                 facts = SurveyFacts(*row[6:]) if row[6] is not None else None
                 try:
                     message, tokens = compose_survey(facts, notification, config, now=now)
-                except NothingToSend as moot:
-                    _finish_on(
-                        cursor,
-                        worker_id,
-                        notification_id,
-                        status=NotificationStatus.CANCELLED,
-                        last_error=moot.reason,
-                    )
-                    return Outcome.CANCELLED
-                except NotFound as gone:
-                    _finish_on(
-                        cursor,
-                        worker_id,
-                        notification_id,
-                        status=NotificationStatus.FAILED,
-                        last_error=f"nothing to send: {gone.message}",
-                    )
-                    return Outcome.FAILED
+                except (NothingToSend, NotFound) as nothing:
+                    outcome, settled = _called_off(nothing)
+                    _finish_on(cursor, worker_id, notification_id, **settled)
+                    return outcome
                 cursor.execute(
                     _ISSUE_TOKENS_SQL.sql,
                     _ISSUE_TOKENS_SQL.params(
@@ -306,6 +280,20 @@ def _deliver_survey(
         # As in deliver(): the relay took it and recording it failed.
         _record_sent_again(db, worker_id, practice_id, notification_id, clock, message.message_id)
     return outcome
+
+
+def _called_off(nothing: NothingToSend | NotFound) -> tuple[Outcome, dict[str, object]]:
+    """How a claim ends when there is nothing to send after all: cancelled when the email has
+    nothing left to say (NothingToSend), failed when what it would say is gone (NotFound)."""
+    if isinstance(nothing, NothingToSend):
+        return Outcome.CANCELLED, {
+            "status": NotificationStatus.CANCELLED,
+            "last_error": nothing.reason,
+        }
+    return Outcome.FAILED, {
+        "status": NotificationStatus.FAILED,
+        "last_error": f"nothing to send: {nothing.message}",
+    }
 
 
 def _send(
