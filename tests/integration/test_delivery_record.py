@@ -45,7 +45,8 @@ class CutOffAtTheRelaysYes(SmtpMailer):
                 self.cut += session.execute(
                     text(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE usename = 'attune_app' AND state = 'idle in transaction'"
+                        "WHERE usename = 'attune_app' AND state = 'idle in transaction' "
+                        "AND datname = current_database()"
                     )
                 ).scalar_one()
             if accepted is not None:
@@ -54,6 +55,7 @@ class CutOffAtTheRelaysYes(SmtpMailer):
         super().send(message, accepted=cut_then_record)
 
 
+@pytest.mark.usefixtures("db")  # empty tables
 def test_an_email_whose_record_lost_its_connection_is_recorded_once(
     settings: Settings, clock: ManualClock, owner_db: Database, sink: MailSink
 ) -> None:
