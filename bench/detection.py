@@ -21,18 +21,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import fmean
-from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 from sqlmodel import Session
 
+from bench.support import counting_statements
 from shared.alerts import service as alerts
 from shared.db import Database, create_database
 from shared.db.migrations import upgrade
@@ -156,20 +154,6 @@ def _past_alerts(db: Database, subject: Subject, rows: list[PastSession]) -> Non
         session.add_all(nudges)
 
 
-@contextmanager
-def _counting_statements(db: Database) -> Iterator[list[int]]:
-    counter = [0]
-
-    def count(*_: Any) -> None:
-        counter[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _time_answers(db: Database, subject: Subject, answers: int) -> tuple[list[float], float]:
     later = START + timedelta(days=3000)
     rows = [
@@ -184,7 +168,7 @@ def _time_answers(db: Database, subject: Subject, answers: int) -> tuple[list[fl
     ]
     store(db, subject.practice_id, rows)
     timings: list[float] = []
-    with _counting_statements(db) as statements:
+    with counting_statements(db) as statements:
         for past in rows:
             response = past.response
             assert response is not None

@@ -19,15 +19,16 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import event
-
-from bench.support import fresh_database, machine_note, production_database, table
+from bench.support import (
+    counting_statements,
+    fresh_database,
+    machine_note,
+    production_database,
+    table,
+)
 from shared.alerts import service as alerts
 from shared.db import Database
 from shared.logging import configure_logging
@@ -91,20 +92,6 @@ def _setup(db: Database, clients: int, answers: int, dip_every: int) -> tuple[UU
     return practice_id, [row.response.id for row in rows if row.response is not None]
 
 
-@contextmanager
-def _counting_statements(db: Database) -> Iterator[list[int]]:
-    counter = [0]
-
-    def count(*_: Any) -> None:
-        counter[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _evaluate(db: Database, practice_id: UUID, answers: list[UUID]) -> tuple[list[float], int]:
     timings: list[float] = []
     alerted = 0
@@ -134,7 +121,7 @@ def main() -> None:
     _evaluate(db, practice_id, warm)
     print(f"pid {os.getpid()}: evaluating {len(answers)} answers", flush=True)
     time.sleep(args.pause)
-    with _counting_statements(db) as statements:
+    with counting_statements(db) as statements:
         began = time.perf_counter()
         cpu_began = time.process_time()
         timings, alerted = _evaluate(db, practice_id, answers)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from shared.db import Database, create_database
@@ -244,3 +245,18 @@ def machine_note() -> str:
     cores = os.cpu_count()
     load = os.getloadavg()[0]
     return f"{cores} cores, 1-min load average {load:.1f} at the start (shared machine)"
+
+
+@contextmanager
+def counting_statements(db: Database) -> Iterator[list[int]]:
+    """Counts the statements `db`'s engine sends while the block runs (counter[0])."""
+    counter = [0]
+
+    def count(*_: object) -> None:
+        counter[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield counter
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
