@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
@@ -215,7 +215,11 @@ class _BrokerAway:
     """A broker that refuses every message, and quotes the message in its error: the worst a
     broker's or a driver's error text could carry."""
 
+    def __init__(self) -> None:
+        self.refused = threading.Event()
+
     def publish(self, actor: str, args: Sequence[object]) -> None:
+        self.refused.set()
         raise ConnectionError(f"Connection refused while sending {actor}{tuple(args)!r}")
 
 
@@ -233,15 +237,14 @@ def test_a_failing_relay_logs_its_traceback_and_nothing_of_a_person(
     practice = create_practice(http)
     comment = "my sister's divorce came up again"
     answer_a_survey(practice, stack, sink, clock, visit="visit-1", comment=comment, evaluate=False)
-    relay_thread = RelayThread(stack.db, _BrokerAway(), clock, interval=0.05)
+    broker = _BrokerAway()
+    relay_thread = RelayThread(stack.db, broker, clock, interval=60)
     relay_thread.start()
+    relay_thread.wake()
     try:
-        for _ in range(200):
-            if any(line["event"] == "relay.failed" for line in _lines(captured_logs)):
-                break
-            time.sleep(0.05)
+        assert broker.refused.wait(30), "the relay never tried to publish"
     finally:
-        relay_thread.stop()
+        relay_thread.stop()  # joins the thread: the failed pass has been logged by then
     [failed, *_] = [line for line in _lines(captured_logs) if line["event"] == "relay.failed"]
     assert "ConnectionError" in str(failed["exception"])
     text = captured_logs.getvalue()
